@@ -1,0 +1,331 @@
+"""The stage contract: the names and shapes every Charmelio process agrees on.
+
+Queue names, activity names and error type names are plain strings because Temporal matches them as
+strings: an activity is called by name on its queue, and a retry policy lists error *type names*.
+Everything here imports only pydantic, so the workflow worker can load it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+class TaskQueue(StrEnum):
+    WORKFLOW = "extraction-queue"
+    PARSE = "parse-queue"
+    LLM = "llm-queue"
+    STORE = "store-queue"
+
+
+class ActivityName(StrEnum):
+    PARSE_PDF = "parse_pdf"
+    LLM_EXTRACT = "llm_extract"
+    STORE_RESULTS = "store_results"
+    RECORD_FAILURE = "record_failure"
+
+
+class Stage(StrEnum):
+    """What the workflow is doing now; reported by its `current_stage` query."""
+
+    STARTING = "starting"
+    PARSING = "parsing"
+    EXTRACTING = "extracting"
+    STORING = "storing"
+    RECORDING_FAILURE = "recording_failure"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ErrorType(StrEnum):
+    """`ApplicationError.type` values. Retry policies name these; the server compares exactly."""
+
+    PDF_VALIDATION = "PDFValidationError"
+    PDF_PARSE = "PDFParseError"
+    DOCUMENT_NOT_FOUND = "DocumentNotFoundError"
+    INVALID_INPUT = "InvalidInputError"
+    LLM_REQUEST = "LLMRequestError"
+    LLM_RESPONSE = "LLMResponseError"
+    LLM_UNAVAILABLE = "LLMUnavailableError"
+    LLM_RATE_LIMITED = "LLMRateLimitedError"
+    STORAGE_UNAVAILABLE = "StorageUnavailableError"
+
+
+WORKFLOW_TYPE = "ExtractionWorkflow"
+WORKFLOW_ID_PREFIX = "extraction-"
+
+_DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_EXTRACTION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def validate_document_id(value: str) -> str:
+    """Document ids become object keys and workflow ids, so only a safe alphabet is accepted."""
+    if not _DOCUMENT_ID.fullmatch(value):
+        raise ValueError(
+            f"invalid document id {value[:80]!r}: 1-128 characters of letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def validate_extraction_id(value: str) -> str:
+    if not _EXTRACTION_ID.fullmatch(value):
+        raise ValueError(f"invalid extraction id {value[:80]!r}: expected a lower-case UUID")
+    return value
+
+
+DocumentId = Annotated[str, AfterValidator(validate_document_id)]
+ExtractionId = Annotated[str, AfterValidator(validate_extraction_id)]
+
+
+def workflow_id_for(document_id: str) -> str:
+    return f"{WORKFLOW_ID_PREFIX}{validate_document_id(document_id)}"
+
+
+class ObjectKeys:
+    """The bucket layout. Every key is derived from ids validated above, never from file names."""
+
+    @staticmethod
+    def document_pdf(document_id: str) -> str:
+        return f"documents/{validate_document_id(document_id)}.pdf"
+
+    @staticmethod
+    def parsed_pages(document_id: str) -> str:
+        return f"parsed/{validate_document_id(document_id)}/pages.json"
+
+    @staticmethod
+    def extraction_draft(extraction_id: str) -> str:
+        return f"work/{validate_extraction_id(extraction_id)}/extraction.json"
+
+    @staticmethod
+    def extraction_artifact(document_id: str, extraction_id: str) -> str:
+        return (
+            f"extractions/{validate_document_id(document_id)}/"
+            f"{validate_extraction_id(extraction_id)}.json"
+        )
+
+    @staticmethod
+    def extraction_artifact_prefix(document_id: str) -> str:
+        return f"extractions/{validate_document_id(document_id)}/"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- parse_pdf ---------------------------------------------------------------------------------
+
+
+class ParseRequest(_Model):
+    document_id: DocumentId
+
+
+class PageText(_Model):
+    page: int = Field(ge=1, description="1-based page number")
+    text: str
+
+
+class ParsedPages(_Model):
+    """The claim-check payload in object storage: every page's text. Never travels in history."""
+
+    document_id: DocumentId
+    engine: str
+    pages: list[PageText]
+
+    def full_text(self) -> str:
+        return PAGE_SEPARATOR.join(page.text for page in self.pages)
+
+    def page_starts(self) -> list[int]:
+        """Offset of each page's first character in `full_text()`, for offset → page look-ups."""
+        starts, offset = [], 0
+        for page in self.pages:
+            starts.append(offset)
+            offset += len(page.text) + len(PAGE_SEPARATOR)
+        return starts
+
+
+PAGE_SEPARATOR = "\n\n"
+
+
+class ParsedDocument(_Model):
+    """What parse_pdf returns: a reference to the page texts plus small statistics."""
+
+    document_id: DocumentId
+    pages_key: str
+    sha256: str
+    page_count: int = Field(ge=0)
+    char_count: int = Field(ge=0)
+    pages_without_text: list[int] = Field(default_factory=list)
+    engine: str
+    parse_seconds: float = Field(ge=0)
+
+
+# --- llm_extract -------------------------------------------------------------------------------
+
+CuadCategory = Literal[
+    "Document Name",
+    "Parties",
+    "Agreement Date",
+    "Effective Date",
+    "Expiration Date",
+    "Renewal Term",
+    "Notice Period to Terminate Renewal",
+    "Governing Law",
+    "Most Favored Nation",
+    "Non-Compete",
+    "Exclusivity",
+    "No-Solicit of Customers",
+    "Competitive Restriction Exception",
+    "No-Solicit of Employees",
+    "Non-Disparagement",
+    "Termination for Convenience",
+    "Rofr/Rofo/Rofn",
+    "Change of Control",
+    "Anti-Assignment",
+    "Revenue/Profit Sharing",
+    "Price Restrictions",
+    "Minimum Commitment",
+    "Volume Restriction",
+    "IP Ownership Assignment",
+    "Joint IP Ownership",
+    "License Grant",
+    "Non-Transferable License",
+    "Affiliate License-Licensor",
+    "Affiliate License-Licensee",
+    "Unlimited/All-You-Can-Eat-License",
+    "Irrevocable or Perpetual License",
+    "Source Code Escrow",
+    "Post-Termination Services",
+    "Audit Rights",
+    "Uncapped Liability",
+    "Cap on Liability",
+    "Liquidated Damages",
+    "Warranty Duration",
+    "Insurance",
+    "Covenant Not to Sue",
+    "Third Party Beneficiary",
+]
+CUAD_CATEGORIES: tuple[str, ...] = CuadCategory.__args__  # type: ignore[attr-defined]
+
+Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ClauseFinding(_Model):
+    """One CUAD clause found in the contract, with the words that prove it."""
+
+    category: CuadCategory
+    quote: str = Field(min_length=1, description="Verbatim text from the contract")
+    page: int = Field(ge=1)
+    confidence: Confidence
+    start: int | None = Field(default=None, ge=0, description="Offset in ParsedPages.full_text()")
+    end: int | None = Field(default=None, ge=0)
+
+
+class Party(_Model):
+    name: str = Field(min_length=1)
+    role: str | None = None
+
+
+class TopicClause(_Model):
+    """A clause the original system reported by topic (termination, confidentiality, ...)."""
+
+    summary: str
+    quote: str = Field(min_length=1)
+    page: int = Field(ge=1)
+    confidence: Confidence
+
+
+class ExtractionResult(_Model):
+    """The full result of one extraction: the artifact stored under the extraction's key."""
+
+    schema_version: Literal[1] = 1
+    document_id: DocumentId
+    provider: str
+    model: str
+    parties: list[Party] = Field(default_factory=list)
+    effective_date: date | None = None
+    termination_date: date | None = None
+    term_length: str | None = None
+    governing_law: str | None = None
+    termination: TopicClause | None = None
+    confidentiality: TopicClause | None = None
+    indemnification: TopicClause | None = None
+    limitation_of_liability: TopicClause | None = None
+    dispute_resolution: TopicClause | None = None
+    payment_terms: TopicClause | None = None
+    intellectual_property: TopicClause | None = None
+    findings: list[ClauseFinding] = Field(default_factory=list)
+    confidence: Confidence = 0.0
+    summary: str = ""
+    page_count: int = Field(default=0, ge=0)
+    quotes_dropped: int = Field(default=0, ge=0)
+    chunks_read: int = Field(default=1, ge=0)
+    tokens_used: int | None = Field(default=None, ge=0)
+
+
+TOPIC_FIELDS: tuple[str, ...] = (
+    "termination",
+    "confidentiality",
+    "indemnification",
+    "limitation_of_liability",
+    "dispute_resolution",
+    "payment_terms",
+    "intellectual_property",
+)
+
+
+class ExtractRequest(_Model):
+    document_id: DocumentId
+    extraction_id: ExtractionId
+    parsed: ParsedDocument
+
+
+class ExtractionSummary(_Model):
+    """What llm_extract returns: where the full result is, and who produced it."""
+
+    result_key: str
+    provider: str
+    model: str
+    finding_count: int = Field(ge=0)
+    quotes_dropped: int = Field(default=0, ge=0)
+    tokens_used: int | None = Field(default=None, ge=0)
+
+
+# --- store_results / record_failure ------------------------------------------------------------
+
+
+class StoreRequest(_Model):
+    extraction_id: ExtractionId
+    document_id: DocumentId
+    workflow_id: str
+    parsed: ParsedDocument
+    extraction: ExtractionSummary
+
+
+class StoredExtraction(_Model):
+    extraction_id: ExtractionId
+    artifact_key: str
+    clause_count: int = Field(ge=0)
+    created: bool = Field(description="False when an earlier attempt had already stored it")
+
+
+class FailureReport(_Model):
+    extraction_id: ExtractionId
+    document_id: DocumentId
+    workflow_id: str
+    stage: Stage
+    error_type: str
+    message: str
+
+
+# --- the workflow ------------------------------------------------------------------------------
+
+
+class ExtractionCompleted(_Model):
+    status: Literal["completed"] = "completed"
+    document_id: str
+    extraction_id: str
