@@ -21,7 +21,8 @@ class ConfigurationError(RuntimeError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CHARMELIO_",
-        env_file=".env",
+        # stack.env is written by a running `charmelio dev`, so other commands find that stack.
+        env_file=(".charmelio/stack.env", ".env"),
         env_file_encoding="utf-8",
         extra="ignore",
     )
@@ -99,7 +100,8 @@ class Settings(BaseSettings):
         """The Postgres URL, or a clear start-up error for processes that cannot run without one."""
         if self.database_url is None:
             raise ConfigurationError(
-                "CHARMELIO_DATABASE_URL is not set (e.g. postgresql://user@127.0.0.1:5432/charmelio); "
+                "CHARMELIO_DATABASE_URL is not set "
+                "(e.g. postgresql://user@127.0.0.1:5432/charmelio); "
                 "`charmelio dev` sets it for the processes it starts"
             )
         return self.database_url.get_secret_value()

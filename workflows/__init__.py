@@ -1,0 +1,5 @@
+"""Workflow definitions. Imports only temporalio, pydantic and the stage contract."""
+
+from workflows.extraction import ExtractionWorkflow, StagePolicy
+
+__all__ = ["ExtractionWorkflow", "StagePolicy"]

@@ -1,4 +1,4 @@
-"""Storage clients every process shares: object storage (local directory or S3/MinIO) and Postgres."""
+"""Storage clients every process shares: object storage (local or S3/MinIO) and Postgres."""
 
 from charmelio.storage.objects import (
     LocalObjectStore,

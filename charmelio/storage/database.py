@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 
@@ -42,33 +43,32 @@ def available_migrations() -> list[Migration]:
     return found
 
 
-def connect(database_url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+def connect(database_url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
     return psycopg.connect(database_url, autocommit=autocommit, connect_timeout=10)
 
 
 def migrate(database_url: str) -> list[int]:
     """Apply pending migrations; returns the versions applied by this call."""
     applied: list[int] = []
-    with connect(database_url) as conn:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_ID,))
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version integer PRIMARY KEY, name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for migration in available_migrations():
-                if migration.version in done:
-                    continue
-                with conn.transaction():
-                    conn.execute(migration.sql.encode())
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                        (migration.version, migration.name),
-                    )
-                applied.append(migration.version)
-                _log.info("applied migration %04d_%s", migration.version, migration.name)
+    with connect(database_url) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_ID,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for migration in available_migrations():
+            if migration.version in done:
+                continue
+            with conn.transaction():
+                conn.execute(migration.sql.encode())
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (migration.version, migration.name),
+                )
+            applied.append(migration.version)
+            _log.info("applied migration %04d_%s", migration.version, migration.name)
     return applied
 
 

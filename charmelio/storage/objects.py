@@ -24,6 +24,7 @@ from charmelio.settings import Settings
 if TYPE_CHECKING:
     from minio import Minio
 
+_BINARY = "application/octet-stream"
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 
 
@@ -57,7 +58,9 @@ class LocalObjectStore:
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -106,7 +109,8 @@ class S3ObjectStore:
     def from_settings(cls, settings: Settings) -> S3ObjectStore:
         from minio import Minio
 
-        assert settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key
+        if not (settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key):
+            raise ValueError("S3 storage needs an endpoint, an access key and a secret key")
         endpoint, secure = settings.s3_endpoint, settings.s3_secure
         if "://" in endpoint:
             parts = urlsplit(endpoint)
@@ -131,7 +135,9 @@ class S3ObjectStore:
             if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
         self.client.put_object(
             self.bucket, check_key(key), io.BytesIO(data), len(data), content_type=content_type
         )

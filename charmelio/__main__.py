@@ -1,0 +1,5 @@
+import sys
+
+from charmelio.cli import main
+
+sys.exit(main())

