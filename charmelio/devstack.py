@@ -129,8 +129,20 @@ class DevStack:
             "CHARMELIO_STORAGE_BACKEND": self.settings.storage_backend,
             "CHARMELIO_DATA_DIR": str(self.data_dir),
         }
-        if self.settings.storage_backend == "local":
-            values["CHARMELIO_STORAGE_DIR"] = str(self.settings.storage_dir.resolve())
+        settings = self.settings
+        if settings.storage_backend == "local":
+            values["CHARMELIO_STORAGE_DIR"] = str(settings.storage_dir.resolve())
+        else:
+            assert settings.s3_access_key and settings.s3_secret_key  # checked by Settings
+            values.update(
+                CHARMELIO_S3_ENDPOINT=settings.s3_endpoint or "",
+                CHARMELIO_S3_BUCKET=settings.s3_bucket,
+                CHARMELIO_S3_ACCESS_KEY=settings.s3_access_key.get_secret_value(),
+                CHARMELIO_S3_SECRET_KEY=settings.s3_secret_key.get_secret_value(),
+                CHARMELIO_S3_SECURE=str(settings.s3_secure).lower(),
+            )
+            if settings.s3_region:
+                values["CHARMELIO_S3_REGION"] = settings.s3_region
         return values
 
     def start_worker(self, pool: str, index: int = 0) -> _Process:

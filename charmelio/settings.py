@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = Field(default=120.0, gt=0)
 
     # Worker pools
-    parse_concurrency: int = Field(default=2, ge=1)
+    # Parsing is CPU-bound and holds the GIL: scale the parse pool with processes, not threads.
+    parse_concurrency: int = Field(default=1, ge=1)
     llm_concurrency: int = Field(default=4, ge=1)
     store_concurrency: int = Field(default=4, ge=1)
     workflow_concurrency: int = Field(default=50, ge=1)

@@ -58,9 +58,9 @@ class StagePolicy:
         maximum_interval=timedelta(seconds=30),
     )
 
-    # One artifact write and one transaction: seconds. Two minutes covers a slow database without
-    # letting a hung connection hold a document for long.
-    STORE_TIMEOUT = timedelta(minutes=2)
+    # One artifact write and one short transaction take well under a second. 30 s absorbs a slow
+    # database, and bounds how long a document waits after its store worker dies mid-attempt.
+    STORE_TIMEOUT = timedelta(seconds=30)
     STORE_RETRY = RetryPolicy(maximum_attempts=3)
 
     # Recording a failure is the last word on a document: retry it harder than a normal store.

@@ -12,7 +12,10 @@ CREATE TABLE documents (
 
 CREATE TABLE extractions (
     id             uuid PRIMARY KEY,
-    document_id    text NOT NULL REFERENCES documents (id),
+    -- Not a foreign key: a failure is recorded even for a document that was never uploaded (no
+    -- sha256 or size to invent a row from). store_results creates or locks the document row in the
+    -- same transaction as every completed extraction.
+    document_id    text NOT NULL,
     workflow_id    text NOT NULL,
     status         text NOT NULL CHECK (status IN ('completed', 'failed', 'superseded')),
     provider       text,
