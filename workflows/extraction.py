@@ -153,8 +153,7 @@ class ExtractionWorkflow:
             await self._record_failure(document_id, extraction_id, workflow_id, failed)
             self._stage = Stage.FAILED
             raise ApplicationError(
-                f"{failed.stage.value} failed for document {document_id}: "
-                f"{failed.error_type}: {failed.message}",
+                f"{failed.stage.value} failed for document {document_id}: {failed.message}",
                 {"stage": failed.stage.value, "error_type": failed.error_type},
                 type=failed.error_type,
                 non_retryable=True,

@@ -251,11 +251,13 @@ async def test_non_retryable_parse_errors_stop_after_one_attempt_and_are_recorde
         assert await handle.query("current_stage") == Stage.FAILED.value
 
     assert calls.attempts["parse"] == [1]
-    assert calls.llm == [] and calls.store == []
+    assert calls.llm == []
+    assert calls.store == []
     [report] = calls.failures
     assert report.stage == Stage.PARSING
     assert report.error_type == error.type
-    assert error.message in report.message and "reason:" in report.message
+    assert error.message in report.message
+    assert "reason:" in report.message
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError)
     assert cause.type == error.type
@@ -289,7 +291,9 @@ async def test_llm_gets_three_attempts_with_backoff_then_failure_is_recorded(
 
     assert calls.attempts["llm"] == [1, 2, 3]
     history = await handle.fetch_history()
-    scheduled = [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")]
+    scheduled = [
+        e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
+    ]
     llm_policy = next(
         e.activity_task_scheduled_event_attributes.retry_policy
         for e in scheduled
@@ -376,7 +380,8 @@ async def test_an_invalid_document_id_fails_at_once_without_any_stage(
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError)
     assert cause.type == "InvalidInputError"
-    assert calls.parse == [] and calls.failures == []
+    assert calls.parse == []
+    assert calls.failures == []
 
 
 async def test_query_reports_the_current_stage_and_a_second_start_attaches(
@@ -399,8 +404,10 @@ async def test_query_reports_the_current_stage_and_a_second_start_attaches(
         gate.set()
         result = await follow(second, stages.append, interval=0.05)
     assert isinstance(result, ExtractionCompleted)
-    assert len(calls.parse) == 1 and len(calls.store) == 1
-    assert stages[0] == Stage.PARSING.value and stages[-1] == Stage.COMPLETED.value
+    assert len(calls.parse) == 1
+    assert len(calls.store) == 1
+    assert stages[0] == Stage.PARSING.value
+    assert stages[-1] == Stage.COMPLETED.value
 
 
 async def test_documents_wait_at_a_stage_whose_pool_is_down_and_finish_when_it_returns(

@@ -1,0 +1,549 @@
+"""Hand-written sentence rules for the CUAD categories and the topic clauses.
+
+Each rule is a regular expression over one sentence, optionally with a second expression that must
+also match and one that must not. Patterns are written with plain spaces between words; `_rx` turns
+each space into "any run of whitespace", because PDF text breaks lines and doubles spaces anywhere.
+Confidence is a fixed prior per rule: how often that wording meant the category on the CUAD
+development contracts, roughly, not a calibrated probability.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from charmelio.contract import CuadCategory
+
+
+def _rx(pattern: str, *, ignore_case: bool = True) -> re.Pattern[str]:
+    return re.compile(pattern.replace(" ", r"\s+"), re.IGNORECASE if ignore_case else 0)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`keys`: lower-case words one of which `pattern` needs; checking them first is ten times
+    cheaper than running every pattern on every sentence."""
+
+    category: CuadCategory
+    keys: tuple[str, ...]
+    pattern: re.Pattern[str]
+    confidence: float
+    requires: re.Pattern[str] | None = None
+    unless: re.Pattern[str] | None = None
+
+    def matches(self, sentence: str, lowered: str) -> bool:
+        return (
+            any(key in lowered for key in self.keys)
+            and self.pattern.search(sentence) is not None
+            and (self.requires is None or self.requires.search(sentence) is not None)
+            and (self.unless is None or self.unless.search(sentence) is None)
+        )
+
+
+_SECTION_REFERENCE = re.compile(r"\b\d+(?:\.\d+)+\b")
+_CROSS_REFERENCE = _rx(
+    r"\b(?:has|have|shall have) the (?:respective )?meanings? (?:ascribed|set forth|given|assigned"
+    r"|specified|defined)"
+)
+
+
+def is_clause_text(sentence: str) -> bool:
+    """False for headings, table-of-contents runs and "has the meaning set forth in" stubs."""
+    words = sentence.split()
+    if len(words) < 6 or (sentence.isupper() and len(words) < 12):
+        return False
+    if len(_SECTION_REFERENCE.findall(sentence)) >= 4 or "TABLE OF CONTENTS" in sentence:
+        return False
+    return _CROSS_REFERENCE.search(sentence) is None
+
+
+_LICENSE = _rx(r"\blicen[cs]e|\bright to (?:use|reproduce|distribute|sell|market)")
+_GRANT = _rx(
+    r"\b(?:hereby )?grants?\b|\bis granted\b|\bshall have (?:a|an|the) [^.]{0,60}licen[cs]e"
+)
+_NO_GRANT = _rx(
+    r"\bno (?:right or )?licen[cs]e|\bnothing\b|\bnot (?:be )?(?:deemed to )?grant"
+    r"|\b(?:desires?|wish(?:es)?|intends?|seeks?|elects?) (?:not )?to (?:grant|obtain|seek)"
+    r"|\bobtain (?:such |a |the )?licen"
+)
+_NEGATED = _rx(r"\b(?:no|not|nothing|neither|nor|none)\b")
+_BREACH = _rx(r"\bbreach|\bdefault|insolven|bankrupt|\bfails? to\b|\bcure\b|material(?:ly)? ")
+_DURATION = _rx(
+    r"(?:\(\d+\)|\b\d+) ?(?:days?|months?|years?)\b"
+    r"|warranty period\b[^.]{0,60}\b(?:commenc|end|expir|after|following)"
+)
+
+CATEGORY_RULES: tuple[Rule, ...] = (
+    Rule(
+        "Governing Law",
+        ("govern", "constru", "interpret", "enforced"),
+        _rx(
+            r"\b(?:governed|construed|interpreted|enforced)\b[^.]{0,120}\blaws? (?:of|in force in"
+            r"|applicable in)\b|\bgoverning law\b[^.]{0,40}\b(?:shall|will|is) be\b"
+            r"|\b(?:governed|construed)\b[^.]{0,160}\bgeneral obligations law\b"
+        ),
+        0.9,
+        unless=_rx(r"\b(?:organi[sz]ed|incorporated|existing) under the laws"),
+    ),
+    Rule(
+        "Expiration Date",
+        ("term",),
+        _rx(
+            r"\b(?:term|agreement)\b[^.]{0,120}\b(?:shall|will) (?:commence|begin|continue|expire"
+            r"|end|terminate|remain in (?:full )?(?:force|effect))\b[^.]{0,200}"
+            r"(?:\b(?:19|20)\d\d\b|anniversary|\byears?\b|\bmonths?\b|perpetuity|until)"
+            r"|\bterm:? [^.]{0,40}\(\d+\) (?:months|years) from"
+        ),
+        0.6,
+        unless=_rx(r"\bsurvive|\bterminate (?:this agreement )?(?:immediately )?(?:upon|if|by)\b"),
+    ),
+    Rule(
+        "Renewal Term",
+        ("renew", "extend", "extension"),
+        _rx(
+            r"\b(?:automatic(?:ally)?|successive) [^.]{0,60}\b(?:renew\w*|extension|extend\w*"
+            r"|periods?|terms?)\b|\brenew(?:s|ed)? automatically\b|\b(?:shall|will|may) (?:be )?"
+            r"(?:automatically )?(?:renew|extend)(?:ed)? (?:for|by)\b|\brenewal term of\b"
+        ),
+        0.6,
+        requires=_rx(r"\brenew|\bextend|\bextension"),
+    ),
+    Rule(
+        "Notice Period to Terminate Renewal",
+        ("renew",),
+        _rx(
+            r"\b(?:notice|notif\w*)\b[^.]{0,120}\b(?:prior to|before) (?:the )?(?:expiration|end"
+            r"|expiry|renewal)|\bnon-?renewal\b"
+        ),
+        0.6,
+    ),
+    Rule(
+        "Most Favored Nation",
+        ("favo", "higher", "than"),
+        _rx(
+            r"most favou?red (?:nation|customer|pricing)|no less favou?rable (?:terms|prices?|than)"
+            r"|(?:charged|pay) a higher (?:fee|price)|(?:better|more favou?rable|lower) (?:terms"
+            r"|prices?|pricing|fees?) than (?:those )?(?:offered|made available|provided|charged)"
+        ),
+        0.75,
+    ),
+    Rule(
+        "Non-Compete",
+        ("compet",),
+        _rx(
+            r"\bnon-?compet\w*|covenant not to compete|\bnot (?:to )?compete\b|\bnot\b[^.]{0,150}"
+            r"\b(?:competing|competitive (?:products?|business\w*|with)|similar products from "
+            r"competing)\b"
+        ),
+        0.6,
+        unless=_rx(r"\bcompetitive (?:harm|bid|advantage|position|pricing|rates?)\b|\bcompetent\b"),
+    ),
+    Rule(
+        "Exclusivity",
+        ("exclusiv",),
+        _rx(
+            r"(?<!non-)(?<!non)\bexclusive (?:distributor|distribution|right|license|licence"
+            r"|basis|appointment|agent|agency|supplier|provider|sponsor|dealing|reseller|retail"
+            r"|marketing|sales)|\bexclusively (?:from|through|via|with)\b"
+            r"|\bsole and exclusive (?:right|supplier|distributor|provider|source)"
+        ),
+        0.65,
+        unless=_rx(r"exclusive (?:jurisdiction|remedy|venue|forum|property|of)\b|\bwhereas\b"),
+    ),
+    Rule(
+        "No-Solicit of Customers",
+        ("solicit",),
+        _rx(
+            r"\b(?:not|no)\b[^.]{0,100}\bsolicit\w*\b[^.]{0,100}\b(?:customers?|clients?|accounts?"
+            r"|subscribers?|suppliers?)\b"
+        ),
+        0.65,
+    ),
+    Rule(
+        "Competitive Restriction Exception",
+        ("violation", "breach", "compet", "exclusiv", "solicit", "outstanding"),
+        _rx(
+            r"\b(?:shall|will) not (?:be deemed to )?(?:constitute|be) a (?:violation|breach) of"
+            r"|\bshall not include\b[^.]{0,120}\b(?:compet|exclusiv)"
+            r"|\bnotwithstanding the foregoing\b[^.]{0,200}\b(?:compet|exclusiv|solicit)"
+            r"|\bno more than \d+% of the outstanding"
+        ),
+        0.45,
+    ),
+    Rule(
+        "No-Solicit of Employees",
+        ("solicit", "hire", "hiring", "recruit", "employ"),
+        _rx(
+            r"\b(?:solicit(?:s|ing|ation)?|hire|hiring|recruit(?:s|ing)?|employ|employing)\b"
+            r"[^.]{0,120}\b(?:employees?|personnel|staff|contractors?)\b"
+        ),
+        0.6,
+        requires=_NEGATED,
+    ),
+    Rule(
+        "Non-Disparagement",
+        ("disparag", "defame", "critici"),
+        _rx(r"\bdisparag\w*|\bdefame\b|publicly criticiz"),
+        0.75,
+        unless=_rx(r"\bproduct disparagement\b"),
+    ),
+    Rule(
+        "Termination for Convenience",
+        ("terminat",),
+        _rx(
+            r"\bmay terminate\b[^.]{0,150}(?:for (?:any|no) reason|without cause|for convenience"
+            r"|at any time|(?:upon|on|by giving|with|after) (?:at least )?[\w() ]{1,30} "
+            r"(?:days?|months?)'? (?:prior )?(?:written )?notice)"
+        ),
+        0.65,
+        unless=_BREACH,
+    ),
+    Rule(
+        "Rofr/Rofo/Rofn",
+        ("first", "negotiat", "match", "meet"),
+        _rx(
+            r"right of first (?:refusal|offer|negotiation)|first right (?:of|to) (?:refus|negotiat"
+            r"|offer)|exclusive (?:good faith )?negotiations?|negotiate exclusively"
+            r"|(?:match|meet) (?:the|such|any) (?:offer|terms|proposal)"
+        ),
+        0.75,
+    ),
+    Rule(
+        "Change of Control",
+        ("control", "merger", "consolidation", "acquisition", "reorgani", "substantially all"),
+        _rx(
+            r"change (?:of|in) control|\b(?:merger|consolidation|acquisition|reorgani[sz]ation)\b"
+            r"[^.]{0,120}\b(?:terminate|consent|assign)|(?:sale|transfer) of (?:all or )?"
+            r"substantially all of (?:its|the|such party's) (?:assets|business|stock)"
+        ),
+        0.65,
+        unless=_rx(
+            r"^\W*change (?:of|in) control\W* (?:shall )?means?\b|benefit of creditors|bankrupt"
+        ),
+    ),
+    Rule(
+        "Anti-Assignment",
+        ("assign",),
+        _rx(
+            r"\b(?:may not|shall not|will not|cannot|neither party may|not be) [^.]{0,80}\bassign"
+            r"|\bassign\w*\b[^.]{0,150}\bwithout (?:the )?(?:prior )?(?:written )?(?:consent"
+            r"|approval|permission)|\bassign\w*\b[^.]{0,120}\bnull and void"
+            r"|not (?:be )?assignable"
+        ),
+        0.75,
+        requires=_rx(r"\bagreement\b|\brights?\b|\bobligations?\b|\bduties\b"),
+        unless=_rx(r"\bmeanings? assigned\b|\bassigned to (?:it|them|such terms?)\b"),
+    ),
+    Rule(
+        "Revenue/Profit Sharing",
+        ("share", "percent", "%", "royalt", "commission"),
+        _rx(
+            r"\b(?:share|percentage|percent|%\)?) (?:of|in) (?:all |the )?(?:\w+ )?(?:gross |net )?"
+            r"(?:revenues?|profits?|margins?|sales|proceeds|receipts)|\broyalt(?:y|ies)\b[^.]{0,120}"
+            r"(?:\d+ ?%|\bpercent|\brate\b|\bequal to|\bcalculated|\bof (?:net|gross)|\bon (?:net"
+            r"|gross|all))|\b(?:pay|paid|payable)\b[^.]{0,60}\broyalt(?:y|ies)\b"
+            r"|revenue[- ]shar|profit[- ]shar|\bcommission (?:rate|of|equal)"
+        ),
+        0.6,
+        unless=_rx(r"\broyalty[- ]?free\b"),
+    ),
+    Rule(
+        "Price Restrictions",
+        ("price", "fee", "rate"),
+        _rx(
+            r"\b(?:not|no) (?:\w+ ){0,3}(?:increase|raise) (?:the |its |any )?(?:prices?|fees?"
+            r"|rates?)|\bprices? (?:shall|will) (?:remain )?(?:fixed|firm)\b"
+            r"|\bprice (?:increases?|adjustments?) (?:shall|will|may) not\b"
+        ),
+        0.6,
+    ),
+    Rule(
+        "Minimum Commitment",
+        ("minimum", "not less than", "at least", "guaranteed"),
+        _rx(
+            r"\bminimum (?:purchase|order|quantit\w+|volume|royalt\w+|commitment|annual|fee"
+            r"|guarantee|payment|number|amount|budget|spend)|\b(?:not less than|at least) "
+            r"[^.]{0,40}\b(?:units|pounds|impressions|per (?:year|month|quarter|calendar))"
+            r"|\bshall (?:purchase|order|spend|commit) (?:at least|a minimum|not less)"
+            r"|\bguaranteed (?:minimum|number)"
+        ),
+        0.65,
+    ),
+    Rule(
+        "Volume Restriction",
+        ("maximum", "exceed", "up to"),
+        _rx(
+            r"\bmaximum (?:quantit\w+|number|volume|amount)\b|\bexceeds? the (?:maximum|forecast)"
+            r"|\b(?:not|no) (?:to )?exceed\b[^.]{0,60}\b(?:units|pounds|quantit\w+|orders"
+            r"|number of)"
+            r"|\bup to (?:\w+ )?\(?\d+\)? (?:units|inserts|users|licenses|copies)"
+        ),
+        0.55,
+    ),
+    Rule(
+        "IP Ownership Assignment",
+        ("assign", "hire", "property of", "vest", "owned by", "own all"),
+        _rx(
+            r"\bhereby (?:irrevocably )?assigns?\b|\bagrees? to assign\b|\bworks? made for hire\b"
+            r"|\bwork for hire\b|\bshall (?:be the (?:sole and )?exclusive property of|vest in"
+            r"|be owned (?:solely |exclusively )?by|own all)"
+        ),
+        0.65,
+        requires=_rx(
+            r"right, title and interest|intellectual property|invention|copyright|work product"
+            r"|patent|trademark|derivative works?|modifications?|improvements?"
+        ),
+    ),
+    Rule(
+        "Joint IP Ownership",
+        ("joint", "co-own", "undivided"),
+        _rx(
+            r"\bjoint(?:ly)? own\w*|\bco-own\w*|\bjoint (?:inventions?|intellectual property"
+            r"|ownership|works?)|\bundivided (?:right|interest)"
+        ),
+        0.7,
+    ),
+    Rule("License Grant", ("grant",), _GRANT, 0.7, requires=_LICENSE, unless=_NO_GRANT),
+    Rule(
+        "Non-Transferable License",
+        ("transferable", "assignable", "sublicensable"),
+        _rx(
+            r"\bnon-? ?transferable|\bnot (?:be )?transferable|\bnon-?assignable|non-?sublicensable"
+        ),
+        0.75,
+        requires=_LICENSE,
+    ),
+    Rule(
+        "Affiliate License-Licensor",
+        ("affiliates", "representative of all"),
+        _rx(
+            r"\b(?:itself and|behalf of) (?:its|their) affiliates\b[^.]{0,40}\bgrants?"
+            r"|\b(?:its|their) affiliates,? (?:hereby )?grants?\b|\bas representative of all "
+            r"other members\b[^.]{0,80}\bgrants?"
+        ),
+        0.6,
+        requires=_LICENSE,
+    ),
+    Rule(
+        "Affiliate License-Licensee",
+        ("affiliates",),
+        _rx(
+            r"\bgrants? to [^.]{0,60}\band (?:its|their) affiliates\b|\bsublicense\w* (?:to|under)"
+            r"[^.]{0,60}\baffiliates\b|\blicen[cs]e[^.]{0,80}\bto (?:its|their|such party's) "
+            r"affiliates\b"
+        ),
+        0.55,
+        requires=_LICENSE,
+    ),
+    Rule(
+        "Unlimited/All-You-Can-Eat-License",
+        ("unlimited", "enterprise", "all-you-can-eat"),
+        _rx(
+            r"\bunlimited (?:number of )?(?:licen[cs]es?|users?|copies|use|right|client|seats?)"
+            r"|\benterprise-?wide\b|\ball-you-can-eat"
+            r"|\bunlimited, [^.]{0,80}licen[cs]e"
+        ),
+        0.65,
+    ),
+    Rule(
+        "Irrevocable or Perpetual License",
+        ("irrevocab", "perpetu"),
+        _rx(r"\birrevocabl\w*|\bperpetu\w*"),
+        0.65,
+        requires=_rx(r"\blicen[cs]e|\bright to use"),
+        unless=_rx(r"\brevocable\b(?!,? (?:non|irrev))"),
+    ),
+    Rule(
+        "Source Code Escrow",
+        ("escrow",),
+        _rx(
+            r"\bsource code\b[^.]{0,120}\bescrow|\bescrow\b[^.]{0,120}\bsource code"
+            r"|\bescrow (?:agent|agreement|account)\b"
+        ),
+        0.75,
+    ),
+    Rule(
+        "Post-Termination Services",
+        ("expir", "terminat", "transition", "sell-off", "sell off"),
+        _rx(
+            r"\b(?:after|following|upon|on) (?:the )?(?:expiration|termination|expiry)\b[^.]{0,160}"
+            r"\b(?:continue to (?:provide|supply|perform|support|sell|distribute)|transition"
+            r"|wind[- ]down|sell[- ]off|cooperate|fulfill|orderly)|\btransition(?:-out)? "
+            r"(?:services|assistance)|\bsell[- ]off period"
+        ),
+        0.55,
+        requires=_rx(r"\b(?:shall|will|may)\b"),
+    ),
+    Rule(
+        "Audit Rights",
+        ("audit", "inspect", "examin"),
+        _rx(
+            r"\b(?:right|may|entitled|permit\w*|allow\w*|access)\b[^.]{0,120}\b(?:audit\w*"
+            r"|inspect\w*|examin\w*)|\baudit\w*\b[^.]{0,120}\b(?:books|records|accounts)\b"
+            r"|\b(?:books|records)\b[^.]{0,100}\b(?:inspect\w*|examin\w*|audit\w*)"
+            r"|\bopen for inspection"
+        ),
+        0.7,
+        unless=_rx(r"\baudited (?:financial|balance)"),
+    ),
+    Rule(
+        "Uncapped Liability",
+        ("liab",),
+        _rx(
+            r"\bexcept (?:for|under|in the event of|with respect to)\b[^.]{0,250}\b(?:indemnif\w*"
+            r"|confidential\w*|gross negligence|willful|wilful|section)\b[^.]{0,250}\b(?:liable"
+            r"|liability)|\b(?:limitations?|exclusions?) (?:of|on) liability\b[^.]{0,100}\b(?:shall"
+            r"|will|does) not apply|\bexcludes? or limits? any liability"
+        ),
+        0.55,
+    ),
+    Rule(
+        "Cap on Liability",
+        ("liab", "exceed", "sole", "paid"),
+        _rx(
+            r"\bin no event (?:shall|will)\b[^.]{0,150}\b(?:liable|liability)\b"
+            r"|\b(?:liability|damages)\b[^.]{0,200}\b(?:shall|will)(?:,? in any event,?)? not"
+            r"(?:,? in any event,?)? exceed"
+            r"|\b(?:limited to|not to exceed)\b[^.]{0,80}\b(?:amounts?|fees?) (?:actually )?paid"
+            r"|\bneither party (?:shall|will) be (?:liable|entitled to recover)"
+            r"|\bsole (?:and exclusive )?(?:remedy|liability|obligation)"
+        ),
+        0.7,
+    ),
+    Rule(
+        "Liquidated Damages",
+        ("liquidated", "fee", "payment", "charge"),
+        _rx(
+            r"\bliquidated damages|\b(?:termination|cancellation|break-?up|early termination) "
+            r"(?:fee|payment|charge)\b"
+        ),
+        0.7,
+    ),
+    Rule(
+        "Warranty Duration",
+        ("warrant",),
+        _rx(r"\bwarrant(?:y|ies|s)\b|\bwarranted\b"),
+        0.55,
+        requires=_DURATION,
+        unless=_rx(
+            r"\brepresents and warrants\b|\bwarrants? that (?:it|he|she|they) (?:has|have|is)"
+            r"|\bindemnif|\bcures?\b"
+        ),
+    ),
+    Rule(
+        "Insurance",
+        ("insur",),
+        # Case-sensitive: "Insurance" is mostly part of a company name.
+        _rx(
+            r"\b(?:insurance|insured|insurer)\b[^.]{0,150}\b(?:maintain|carry|obtain|procure"
+            r"|certificates?|polic(?:y|ies)|coverages?|additional insured|limits?)\b"
+            r"|\b(?:maintain|carry|obtain|procure|provide)\b[^.]{0,80}\binsurance\b",
+            ignore_case=False,
+        ),
+        0.7,
+    ),
+    Rule(
+        "Covenant Not to Sue",
+        ("sue", "challenge", "contest", "oppose", "assert"),
+        _rx(
+            r"\bcovenants? not to (?:sue|bring|assert)|\bagrees? not to (?:sue|challenge|contest"
+            r"|oppose)|\b(?:not|never) (?:to )?(?:challenge|contest|oppose) (?:the )?(?:validity"
+            r"|ownership|use)"
+        ),
+        0.7,
+    ),
+    Rule(
+        "Third Party Beneficiary",
+        ("beneficiar",),
+        _rx(r"\bthird[- ]party beneficiar\w*|\bintended beneficiar\w*"),
+        0.7,
+        unless=_NEGATED,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    """Cue phrases for one topic clause; the sentence with the highest total weight wins."""
+
+    label: str
+    cues: tuple[tuple[re.Pattern[str], float], ...]
+    threshold: float
+
+
+TOPIC_RULES: dict[str, TopicRule] = {
+    "termination": TopicRule(
+        "Termination",
+        (
+            (_rx(r"\bmay terminate (?:this agreement|this contract)?"), 2.0),
+            (_rx(r"\bterminat\w+ (?:of )?this agreement"), 1.0),
+            (_rx(r"\b(?:written )?notice\b"), 0.5),
+            (_rx(r"\bbreach|\bfor cause|\bwithout cause"), 0.5),
+        ),
+        2.0,
+    ),
+    "confidentiality": TopicRule(
+        "Confidentiality",
+        (
+            (_rx(r"\bconfidential information\b|\bproprietary information\b"), 1.0),
+            (_rx(r"\bnot (?:to )?(?:disclose|use)\b|\bhold in (?:strict )?confidence"), 1.5),
+            (_rx(r"\bkeep (?:strictly )?confidential|\bmaintain (?:the )?confidential\w*"), 1.5),
+            (_rx(r"\bconfiden\w*"), 0.5),
+            (_rx(r"\bdisclos\w*"), 0.5),
+        ),
+        2.0,
+    ),
+    "indemnification": TopicRule(
+        "Indemnification",
+        (
+            (_rx(r"\bindemnif(?:y|ies)\b"), 1.5),
+            (_rx(r"\bdefend\b|\bhold (?:\w+ )?harmless"), 1.0),
+            (_rx(r"\bclaims?\b|\blosses\b|\bdamages\b"), 0.5),
+        ),
+        2.0,
+    ),
+    "limitation_of_liability": TopicRule(
+        "Limitation of liability",
+        (
+            (_rx(r"\bin no event (?:shall|will)\b[^.]{0,150}\bliab"), 2.0),
+            (_rx(r"\bliabilit\w+\b[^.]{0,150}\bexceed"), 2.0),
+            (_rx(r"\bconsequential|\bincidental|\bindirect|\bpunitive"), 0.5),
+            (_rx(r"\blimitation of liability"), 1.0),
+        ),
+        2.0,
+    ),
+    "dispute_resolution": TopicRule(
+        "Dispute resolution",
+        (
+            (_rx(r"\barbitrat\w*"), 2.0),
+            (_rx(r"\bexclusive jurisdiction|\bsubmit\w* to the (?:exclusive )?jurisdiction"), 2.0),
+            (_rx(r"\bdisputes?\b"), 1.0),
+            (_rx(r"\bmediat\w*|\bcourts? (?:of|located in|in)\b|\bvenue\b"), 1.0),
+        ),
+        2.0,
+    ),
+    "payment_terms": TopicRule(
+        "Payment terms",
+        (
+            (_rx(r"\bwithin [\w() ]{1,25} days (?:of|after|from|following)\b"), 1.0),
+            (_rx(r"\binvoic\w*"), 1.0),
+            (_rx(r"\bpayments?\b[^.]{0,40}\bdue\b|\bdue (?:and payable )?within\b"), 1.0),
+            (
+                _rx(r"\b(?:shall|will|agrees? to) pay\b|\bpayable\b|\bpayments? (?:shall|will) be"),
+                1.5,
+            ),
+            (_rx(r"\bfees?\b|\bprice\b|\$"), 0.5),
+        ),
+        2.0,
+    ),
+    "intellectual_property": TopicRule(
+        "Intellectual property",
+        (
+            (_rx(r"\bintellectual property\b"), 1.5),
+            (_rx(r"right, title and interest"), 1.5),
+            (_rx(r"\b(?:own|owned|ownership|property of|retain\w*|vest\w*|assign\w*)\b"), 1.0),
+            (_rx(r"\bpatents?\b|\bcopyrights?\b|\btrademarks?\b|\btrade secrets?\b"), 0.5),
+        ),
+        2.5,
+    ),
+}

@@ -1,0 +1,233 @@
+"""What the opening of a contract says: its title, its parties and its date.
+
+Contracts name their parties in one of a few shapes ("by and between X, a Delaware corporation
+("X") and Y ..." or "BETWEEN: X ... AND: Y ..."), so the parser looks for the defined-term
+parenthesis each party gets and takes the name in front of it. Every result carries page offsets so
+the extractor can quote the words verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from charmelio.contract import PageText
+
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_MONTH = "|".join(_MONTHS)
+DATE = re.compile(
+    rf"\b(?:(?P<m1>{_MONTH})\s+(?P<d1>\d{{1,2}})(?:\s?(?:st|nd|rd|th)|s\s?t)?\s*,?\s*(?P<y1>\d{{4}})"
+    rf"|(?P<d2>\d{{1,2}})(?:\s?(?:st|nd|rd|th)|s\s?t)?\s+day\s+of\s+(?P<m2>{_MONTH}),?\s*(?P<y2>\d{{4}}))\b",
+    re.IGNORECASE,
+)
+
+_ANCHOR = re.compile(r"\b(?:by\s+and\s+)?(?:between|among|amongst)\b[ \t]*:?", re.IGNORECASE)
+_PREAMBLE_END = re.compile(
+    r"\b(?:WHEREAS|RECITALS|WITNESSETH|BACKGROUND|NOW,?\s+THEREFORE|agree\s+as\s+follows)\b"
+)
+_PREAMBLE_CHARS = 2500
+_ALIAS = re.compile(
+    r"\(\s*(?:(?:the|each|collectively|individually|hereinafter|herein|referred|to|as|called)\s+)*"
+    r"[\"\u201c\u201d]\s*(?P<alias>[^\"\u201c\u201d\n()]{1,60}?)\s*,?\s*[\"\u201c\u201d]",
+    re.IGNORECASE,
+)
+_NOT_PARTY_ALIASES = frozenset(
+    {"agreement", "amendment", "contract", "effective date", "parties", "party", "term"}
+)
+# The conjunction that separates two parties: after a comma, parenthesis or semicolon, or alone on
+# a line ("- and -", "AND:"), never inside a name such as "Babcock and Wilcox".
+_SEPARATOR = re.compile(
+    r"(?:[,;)\]]|\n)[ \t\n]*(?:-[ \t]*)?\band\b[ \t]*(?:-|:)?[ \t\n]*", re.IGNORECASE
+)
+_LEADING_AND = re.compile(r"[ \t\n,;:-]*\band\b[ \t]*(?:-|:)?[ \t\n]*", re.IGNORECASE)
+# After a description such as ", a Delaware corporation, with offices at ... 10017 and Exact ...".
+_BARE_AND = re.compile(r"\s\band\s+(?=[A-Z])")
+_DESCRIPTOR = re.compile(
+    r",?\s+an?\s+(?=\S)|,\s*(?:having|located|with|whose|organi[sz]ed|incorporated|doing|residing|"
+    r"acting|on\s+behalf)\b|\s*\(|\n\s*\n"
+)
+_ROLES = frozenset(
+    {
+        "adviser",
+        "advisor",
+        "agency",
+        "agent",
+        "broker dealer",
+        "buyer",
+        "client",
+        "company",
+        "consultant",
+        "contractor",
+        "customer",
+        "developer",
+        "distributor",
+        "franchisee",
+        "franchisor",
+        "issuer",
+        "lender",
+        "borrower",
+        "licensee",
+        "licensor",
+        "manufacturer",
+        "marketing affiliate",
+        "provider",
+        "purchaser",
+        "repairer",
+        "reseller",
+        "seller",
+        "service provider",
+        "sponsor",
+        "supplier",
+        "vendor",
+    }
+)
+_TITLE = re.compile(
+    r"(?<![A-Za-z0-9])(?:[A-Z][A-Z0-9&,'\u2019\-]*[ \t]{1,3}){1,8}"
+    r"(?:AGREEMENT|CONTRACT|AMENDMENT)(?![A-Za-z])"
+)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A verbatim piece of one page: `page_text[start:end]`."""
+
+    page: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class PartyMention:
+    name: Found
+    alias: Found | None
+
+    @property
+    def role(self) -> str | None:
+        if self.alias and self.alias.text.strip().lower() in _ROLES:
+            return " ".join(self.alias.text.split())
+        return None
+
+
+def _found(page: PageText, start: int, end: int) -> Found:
+    return Found(page.page, start, end, page.text[start:end])
+
+
+def parse_date(match: re.Match[str]) -> date | None:
+    month = (match.group("m1") or match.group("m2")).lower()
+    day = int(match.group("d1") or match.group("d2"))
+    year = int(match.group("y1") or match.group("y2"))
+    try:
+        return date(year, _MONTHS.index(month) + 1, day)
+    except ValueError:
+        return None
+
+
+def find_title(page: PageText) -> Found | None:
+    for match in _TITLE.finditer(page.text):
+        start, end = match.span()
+        if page.text[start:end].upper().startswith("THIS "):
+            start += 5
+        title = page.text[start:end].strip()
+        if " " in title:
+            start = page.text.index(title, start)
+            return _found(page, start, start + len(title))
+    return None
+
+
+def _party_name(page: PageText, start: int, end: int) -> Found | None:
+    separators = list(_SEPARATOR.finditer(page.text, start, end))
+    leading_and = _LEADING_AND.match(page.text, start, end)
+    if separators:
+        start = separators[-1].end()
+    elif leading_and:
+        start = leading_and.end()
+    elif page.text[start:end].lstrip().startswith(","):
+        bare = list(_BARE_AND.finditer(page.text, start, end))
+        if bare:
+            start = bare[-1].end()
+    while start < end and page.text[start] in " \t\n,;:-":
+        start += 1
+    descriptor = _DESCRIPTOR.search(page.text, start, end)
+    if descriptor:
+        end = descriptor.start()
+    while end > start and page.text[end - 1] in " \t\n,;:":
+        end -= 1
+    name = page.text[start:end]
+    if not (2 <= len(name) <= 120) or not name[0].isalnum() or len(name.split()) > 12:
+        return None
+    if not any(c.isupper() for c in name):
+        return None
+    return _found(page, start, end)
+
+
+def _parties_after(page: PageText, anchor_end: int) -> list[PartyMention]:
+    limit = min(len(page.text), anchor_end + _PREAMBLE_CHARS)
+    stop = _PREAMBLE_END.search(page.text, anchor_end, limit)
+    if stop:
+        limit = stop.start()
+    mentions: list[PartyMention] = []
+    segment_start = anchor_end
+    for alias in _ALIAS.finditer(page.text, anchor_end, limit):
+        if alias.start() < segment_start:  # a second defined term inside the same parenthesis
+            continue
+        segment = (segment_start, alias.start())
+        close = page.text.find(")", alias.end(), limit)
+        segment_start = close + 1 if close >= 0 else alias.end()
+        if alias.group("alias").strip().lower() in _NOT_PARTY_ALIASES:
+            continue
+        name = _party_name(page, *segment)
+        if name is not None:
+            mentions.append(PartyMention(name, _found(page, *alias.span("alias"))))
+    return mentions
+
+
+def find_parties(pages: list[PageText]) -> list[PartyMention]:
+    """Parties from the first "between ... and ..." passage that names at least two of them.
+
+    A passage naming only one is more often a clause about someone else (an arbitration body, an
+    escrow agent) than a preamble, so it is not used.
+    """
+    for page in pages:
+        for anchor in _ANCHOR.finditer(page.text):
+            mentions = _parties_after(page, anchor.end())
+            if len(mentions) >= 2:
+                return mentions
+    return []
+
+
+_DATED = re.compile(r"\b(?:dated|entered\s+into|made|effective|executed|as\s+of)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class AgreementDate:
+    found: Found
+    value: date | None
+    says_effective: bool
+
+
+def find_agreement_date(pages: list[PageText]) -> AgreementDate | None:
+    """The first date that the opening words tie to the agreement ("entered into as of ...")."""
+    for page in pages:
+        for match in DATE.finditer(page.text):
+            window = page.text[max(0, match.start() - 200) : match.start()]
+            if not _DATED.search(window):
+                continue
+            after = page.text[match.end() : match.end() + 40]
+            says_effective = "effective" in (window[-80:] + after).lower()
+            return AgreementDate(_found(page, *match.span()), parse_date(match), says_effective)
+    return None

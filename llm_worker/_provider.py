@@ -1,0 +1,65 @@
+"""The one interface both extraction providers implement, and the unverified output they return.
+
+A provider only *claims* things: each quote and page is a candidate until `_evidence` has found
+the words in the parsed text. Keeping candidates in their own types (not `ClauseFinding`) means
+nothing a provider says can reach the stored result without passing that check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from charmelio.contract import CuadCategory, ParsedPages, Party
+
+
+@dataclass(frozen=True)
+class CandidateFinding:
+    category: CuadCategory
+    quote: str
+    page: int | None
+    confidence: float
+
+
+@dataclass(frozen=True)
+class CandidateTopic:
+    """A topic clause (see `charmelio.contract.TOPIC_FIELDS`) as the provider described it."""
+
+    summary: str
+    quote: str
+    page: int | None
+    confidence: float
+
+
+@dataclass(frozen=True)
+class ProviderOutput:
+    """Everything a provider extracted from one document, before its quotes are verified."""
+
+    findings: list[CandidateFinding] = field(default_factory=list)
+    topics: dict[str, CandidateTopic] = field(default_factory=dict)
+    parties: list[Party] = field(default_factory=list)
+    effective_date: date | None = None
+    termination_date: date | None = None
+    term_length: str | None = None
+    governing_law: str | None = None
+    summary: str = ""
+    confidence: float = 0.0
+    tokens_used: int | None = None
+    chunks_read: int = 1
+
+
+class ClauseExtractor(Protocol):
+    """Reads a parsed contract and claims clauses with quotes.
+
+    `name` and `model` are recorded in every result, so a stored extraction always says which
+    provider and which model (or rule-set version) produced it.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    def extract(self, pages: ParsedPages) -> ProviderOutput: ...

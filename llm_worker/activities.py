@@ -1,0 +1,131 @@
+"""The ``llm_extract`` activity: page texts from object storage in, a verified extraction out.
+
+The full `ExtractionResult` is written to object storage under the extraction's draft key and only a
+small `ExtractionSummary` goes back to the workflow, because findings with quotes can exceed what
+workflow history should carry. The draft key is derived from the extraction id, so a retried attempt
+overwrites the same object instead of leaving a second one behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio import activity
+
+from charmelio.contract import (
+    ActivityName,
+    ExtractionResult,
+    ExtractionSummary,
+    ExtractRequest,
+    ObjectKeys,
+    ParsedPages,
+)
+from charmelio.errors import DocumentNotFoundError, InvalidInputError
+from charmelio.settings import Settings
+from charmelio.storage.objects import ObjectNotFoundError, ObjectStore, open_object_store
+from llm_worker._evidence import clamp_confidence, verify_evidence
+from llm_worker._openai import OpenAIExtractor
+from llm_worker._provider import ClauseExtractor
+from llm_worker._rules import RulesExtractor
+
+
+class LLMActivities:
+    """``llm_extract`` bound to the worker's object store and its one configured provider.
+
+    The method is synchronous because the OpenAI client blocks on HTTP: the worker runs it in a
+    thread pool sized by ``llm_concurrency``. It heartbeats around the provider call, the one step
+    that can take minutes, so a worker that died mid-call is noticed by the heartbeat timeout.
+    """
+
+    def __init__(self, store: ObjectStore, extractor: ClauseExtractor) -> None:
+        self._store = store
+        self._extractor = extractor
+
+    @activity.defn(name=ActivityName.LLM_EXTRACT)
+    def llm_extract(self, request: ExtractRequest) -> ExtractionSummary:
+        """Extract clauses, keep only those whose quotes are in the document, store the result."""
+        pages = self._read_pages(request)
+        activity.heartbeat("calling provider", self._extractor.name)
+        output = self._extractor.extract(pages)
+        activity.heartbeat("provider replied", self._extractor.name)
+        evidence = verify_evidence(pages, output)
+        result = ExtractionResult(
+            document_id=request.document_id,
+            provider=self._extractor.name,
+            model=self._extractor.model,
+            parties=output.parties,
+            effective_date=output.effective_date,
+            termination_date=output.termination_date,
+            term_length=output.term_length,
+            governing_law=output.governing_law,
+            findings=evidence.findings,
+            confidence=clamp_confidence(output.confidence),
+            summary=output.summary,
+            page_count=len(pages.pages),
+            quotes_dropped=evidence.quotes_dropped,
+            chunks_read=output.chunks_read,
+            tokens_used=output.tokens_used,
+            **evidence.topics,
+        )
+        key = ObjectKeys.extraction_draft(request.extraction_id)
+        self._store.put_bytes(
+            key, result.model_dump_json().encode(), content_type="application/json"
+        )
+        activity.logger.info(
+            "extracted %d findings (%d quotes dropped) with %s/%s",
+            len(result.findings),
+            result.quotes_dropped,
+            result.provider,
+            result.model,
+        )
+        return ExtractionSummary(
+            result_key=key,
+            provider=result.provider,
+            model=result.model,
+            finding_count=len(result.findings),
+            quotes_dropped=result.quotes_dropped,
+            tokens_used=result.tokens_used,
+        )
+
+    def _read_pages(self, request: ExtractRequest) -> ParsedPages:
+        key = request.parsed.pages_key
+        try:
+            data = self._store.get_bytes(key)
+        except ObjectNotFoundError:
+            raise DocumentNotFoundError(
+                f"no parsed pages are stored for document {request.document_id!r} "
+                f"(looked for {key!r}); parse the document first",
+                reason="pages_missing",
+                key=key,
+            ) from None
+        except ValueError:
+            raise InvalidInputError(
+                f"invalid parsed-pages key {key[:200]!r}", reason="invalid_key"
+            ) from None
+        try:
+            pages = ParsedPages.model_validate_json(data)
+        except ValidationError as exc:
+            raise InvalidInputError(
+                f"{key} is not valid ParsedPages JSON ({exc.error_count()} errors)",
+                reason="pages_invalid",
+            ) from None
+        if pages.document_id != request.document_id:
+            raise InvalidInputError(
+                f"{key} holds the pages of document {pages.document_id}, not {request.document_id}",
+                reason="document_mismatch",
+            )
+        return pages
+
+
+def extractor_for(settings: Settings) -> ClauseExtractor:
+    """The provider `Settings.effective_llm_provider` names: an LLM endpoint or offline rules."""
+    if settings.effective_llm_provider == "openai":
+        return OpenAIExtractor.from_settings(settings)
+    return RulesExtractor()
+
+
+def activities_for(settings: Settings) -> list[Callable[..., Any]]:
+    """The llm pool's activities, sharing one object-store client and one provider client."""
+    return [LLMActivities(open_object_store(settings), extractor_for(settings)).llm_extract]
