@@ -331,3 +331,24 @@ async def test_the_charmelio_and_temporal_clis_against_the_stack(
 
         missing = await asyncio.to_thread(run_cli, ["show", "doc_unknown"], env, tmp_path)
         assert missing.returncode == 1
+
+
+async def test_sigterm_lets_an_in_flight_activity_finish_before_the_worker_exits(
+    tmp_path: Path, database_url: str, fake_llm: FakeOpenAIServer
+) -> None:
+    fake_llm.latency_seconds = 3.0
+    settings = stack_settings(tmp_path, database_url)
+    store = open_object_store(settings)
+    document_id = upload(SAMPLE, store, database_url)
+    async with running_stack(settings, extra_env=openai_env(fake_llm)) as (stack, client):
+        handle = await start_extraction(client, document_id)
+        while fake_llm.request_count == 0:
+            await asyncio.sleep(0.05)
+        [process] = stack.workers("llm")
+        exit_code = await asyncio.to_thread(stack.stop_worker, process, timeout=30)
+        assert exit_code == 0
+        # The one call in flight finished and was reported; nothing was retried.
+        assert completed_activities(stack, "llm-0.log", "llm_extract") == 1
+        result = await asyncio.wait_for(handle.result(), 60)
+    assert fake_llm.request_count == 1
+    assert_one_current_extraction(database_url, store, document_id, result.extraction_id)
