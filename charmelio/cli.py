@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from charmelio.contract import TOPIC_FIELDS
 from charmelio.settings import ConfigurationError, Settings
 
 if TYPE_CHECKING:
@@ -260,6 +261,12 @@ def render_view(view: StoredView) -> str:
     ):
         if value:
             lines.append(f"{label:<10} {value}")
+    topics = [(name, fields[name]) for name in TOPIC_FIELDS if fields.get(name)]
+    if topics:
+        lines.append("\nkey clauses:")
+        for name, topic in topics:
+            quote = textwrap.shorten(" ".join(str(topic["quote"]).split()), 80, placeholder=" …")
+            lines.append(f"  {name.replace('_', ' '):<24} p.{topic['page']:<3} {quote}")
     lines.append(f"\n{len(view.clauses)} clause finding(s):")
     lines.append(f"{'CATEGORY':<34} {'PAGE':>4}  QUOTE")
     for clause in view.clauses:
