@@ -8,155 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer, Worker
 
 from charmelio.contract import (
-    ActivityName,
     ExtractionCompleted,
-    ExtractionSummary,
     ExtractRequest,
-    FailureReport,
-    ParsedDocument,
     ParseRequest,
     Stage,
-    StoredExtraction,
-    StoreRequest,
     TaskQueue,
 )
 from charmelio.errors import LLMRequestError, LLMUnavailableError, PDFParseError, PDFValidationError
 from charmelio.settings import Settings
 from charmelio.starter import follow, start_extraction
+from tests.workflows.fakes import Calls, fakes, new_document_id, parsed_for, pipeline
 from workflows import ExtractionWorkflow
 from workflows.worker import pool_spec
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@dataclass
-class Calls:
-    """What the fake stages saw, with per-attempt records."""
-
-    parse: list[ParseRequest] = field(default_factory=list)
-    llm: list[ExtractRequest] = field(default_factory=list)
-    store: list[StoreRequest] = field(default_factory=list)
-    failures: list[FailureReport] = field(default_factory=list)
-    attempts: dict[str, list[int]] = field(default_factory=dict)
-
-    def attempt(self, name: str) -> None:
-        self.attempts.setdefault(name, []).append(activity.info().attempt)
-
-
-def parsed_for(request: ParseRequest) -> ParsedDocument:
-    return ParsedDocument(
-        document_id=request.document_id,
-        pages_key=f"parsed/{request.document_id}/pages.json",
-        sha256="0" * 64,
-        page_count=3,
-        char_count=1200,
-        engine="fake",
-        parse_seconds=0.01,
-    )
-
-
-Behaviour = Callable[[Calls], None]
-
-
-def fakes(
-    calls: Calls,
-    *,
-    parse: Behaviour | None = None,
-    llm: Behaviour | None = None,
-    store: Behaviour | None = None,
-    record: Behaviour | None = None,
-    parse_gate: asyncio.Event | None = None,
-) -> dict[TaskQueue, list[Callable[..., Any]]]:
-    @activity.defn(name=ActivityName.PARSE_PDF)
-    async def parse_pdf(request: ParseRequest) -> ParsedDocument:
-        calls.attempt("parse")
-        calls.parse.append(request)
-        if parse_gate is not None:
-            await parse_gate.wait()
-        if parse:
-            parse(calls)
-        return parsed_for(request)
-
-    @activity.defn(name=ActivityName.LLM_EXTRACT)
-    async def llm_extract(request: ExtractRequest) -> ExtractionSummary:
-        calls.attempt("llm")
-        calls.llm.append(request)
-        if llm:
-            llm(calls)
-        return ExtractionSummary(
-            result_key=f"work/{request.extraction_id}/extraction.json",
-            provider="fake",
-            model="fake-1",
-            finding_count=2,
-        )
-
-    @activity.defn(name=ActivityName.STORE_RESULTS)
-    async def store_results(request: StoreRequest) -> StoredExtraction:
-        calls.attempt("store")
-        calls.store.append(request)
-        if store:
-            store(calls)
-        return StoredExtraction(
-            extraction_id=request.extraction_id,
-            artifact_key=f"extractions/{request.document_id}/{request.extraction_id}.json",
-            clause_count=2,
-            created=True,
-        )
-
-    @activity.defn(name=ActivityName.RECORD_FAILURE)
-    async def record_failure(report: FailureReport) -> None:
-        calls.attempt("record")
-        calls.failures.append(report)
-        if record:
-            record(calls)
-
-    return {
-        TaskQueue.PARSE: [parse_pdf],
-        TaskQueue.LLM: [llm_extract],
-        TaskQueue.STORE: [store_results, record_failure],
-    }
-
-
-@asynccontextmanager
-async def pipeline(
-    client: Client,
-    activities: dict[TaskQueue, list[Callable[..., Any]]],
-    *,
-    max_cached_workflows: int = 1000,
-    pools: Sequence[TaskQueue] = (TaskQueue.PARSE, TaskQueue.LLM, TaskQueue.STORE),
-) -> AsyncIterator[None]:
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(
-            Worker(
-                client,
-                task_queue=TaskQueue.WORKFLOW.value,
-                workflows=[ExtractionWorkflow],
-                max_cached_workflows=max_cached_workflows,
-            )
-        )
-        for queue in pools:
-            await stack.enter_async_context(
-                Worker(client, task_queue=queue.value, activities=activities[queue])
-            )
-        yield
-
-
-def new_document_id() -> str:
-    return f"doc_{uuid.uuid4().hex[:16]}"
 
 
 async def start(client: Client, document_id: str | None = None) -> WorkflowHandle[Any, Any]:

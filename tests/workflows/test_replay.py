@@ -1,0 +1,33 @@
+"""Recorded histories replay against the current workflow code.
+
+A change that would break workflows already running (a new activity call, reordered steps, a
+different timeout) raises NondeterminismError here. Such changes go behind `workflow.patched`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.workflows.record_histories import HISTORIES, SCENARIOS
+from workflows import ExtractionWorkflow
+
+RECORDED = sorted(HISTORIES.glob("*.json"))
+
+
+def test_every_scenario_has_a_recorded_history() -> None:
+    recorded = {path.stem.split("-", 1)[1] for path in RECORDED}
+    assert set(SCENARIOS) <= recorded
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize("path", RECORDED, ids=lambda path: path.stem)
+async def test_recorded_history_replays_on_the_current_workflow(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
+    replayer = Replayer(workflows=[ExtractionWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
