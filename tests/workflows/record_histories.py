@@ -1,4 +1,4 @@
-"""Record ExtractionWorkflow histories for the replay test: `python -m tests.workflows.record_histories`.
+"""Record workflow histories for the replay test: `python -m tests.workflows.record_histories v2`.
 
 Run it when a change to the workflow is deliberate (and guarded by `workflow.patched`), to add the
 new version's histories next to the old ones; never regenerate old files to make a replay pass.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -57,10 +58,8 @@ async def record(client: Client, name: str, version: str) -> Path:
             id=workflow_id,
             task_queue=TaskQueue.WORKFLOW.value,
         )
-        try:
+        with contextlib.suppress(WorkflowFailureError):
             await handle.result()
-        except WorkflowFailureError:
-            pass
         history = await handle.fetch_history()
     path = HISTORIES / f"{version}-{name}.json"
     path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
