@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,27 +17,32 @@ from charmelio.contract import ActivityName, ObjectKeys, ParsedDocument, ParsedP
 from charmelio.errors import DocumentNotFoundError
 from charmelio.settings import Settings
 from charmelio.storage.objects import ObjectNotFoundError, ObjectStore, open_object_store
-from parse_worker._pdf_text import extract_pages
+from parse_worker._pdf_text import ParseOptions, extract_pages
+
+__all__ = ["ParseActivities", "activities_for"]
 
 _log = logging.getLogger(__name__)
 
 
 def _heartbeat_progress(done: int, total: int) -> None:
-    # A long contract can take over a minute with pypdf; per-page heartbeats let a short timeout
-    # catch a dead worker without failing slow but healthy parses (the SDK throttles the calls).
+    # Called at least every second while the engine works, so a heartbeat timeout of a few
+    # seconds would catch a dead worker, and a cancellation reaches this thread within a second.
     activity.heartbeat(done, total)
 
 
 class ParseActivities:
-    """``parse_pdf`` bound to the worker's object store and parse limits.
+    """``parse_pdf`` bound to the worker's object store and parse settings.
 
-    The method is synchronous because pypdf is CPU-bound pure Python: the worker runs it in a thread
-    pool sized by ``parse_concurrency`` rather than blocking the event loop.
+    The method is synchronous: the worker runs it in a thread pool sized by ``parse_concurrency``,
+    and each thread drives its own engine process (`parse_worker._engine_process`), where the
+    CPU-bound parsing happens. A thread spends its time waiting on a pipe, so threads scale like
+    processes up to the number of cores (docs/parsing.md).
     """
 
     def __init__(self, store: ObjectStore, settings: Settings) -> None:
         self._store = store
         self._settings = settings
+        self._options = ParseOptions.from_settings(settings)
 
     @activity.defn(name=ActivityName.PARSE_PDF)
     def parse_pdf(self, request: ParseRequest) -> ParsedDocument:
@@ -55,23 +59,28 @@ class ParseActivities:
                 key=pdf_key,
             ) from None
 
-        started = time.monotonic()
         pages, stats = extract_pages(
             data,
             max_bytes=self._settings.max_pdf_bytes,
             max_pages=self._settings.max_pdf_pages,
             on_page=_heartbeat_progress,
+            options=self._options,
         )
-        parse_seconds = time.monotonic() - started
-        if stats.engine_warnings:
-            _log.info(
-                "pdf engine worked around damage",
-                extra={
-                    "document_id": document_id,
-                    "engine": stats.engine,
-                    "engine_warnings": stats.engine_warnings,
-                },
-            )
+        _log.info(
+            "pdf parsed",
+            extra={
+                "document_id": document_id,
+                "engine": stats.engine,
+                "pages": stats.page_count,
+                "chars": stats.char_count,
+                "pages_without_text": len(stats.pages_without_text),
+                "ocr_pages": len(stats.ocr_pages),
+                "engine_warnings": stats.engine_warnings,
+                "fallbacks": stats.fallbacks,
+                "parse_ms": round(stats.seconds * 1000, 1),
+                "engine_peak_rss_mb": round(stats.engine_peak_rss_bytes / 2**20, 1),
+            },
+        )
 
         pages_key = ObjectKeys.parsed_pages(document_id)
         parsed = ParsedPages(document_id=document_id, engine=stats.engine, pages=pages)
@@ -86,7 +95,9 @@ class ParseActivities:
             char_count=stats.char_count,
             pages_without_text=stats.pages_without_text,
             engine=stats.engine,
-            parse_seconds=parse_seconds,
+            parse_seconds=stats.seconds,
+            ocr_pages=stats.ocr_pages,
+            engine_warnings=stats.engine_warnings,
         )
 
 
