@@ -9,6 +9,7 @@ history and a provider's own error text may echo the API key.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from pydantic import ValidationError
 
 from charmelio.contract import ParsedPages, Party
@@ -28,10 +29,18 @@ from charmelio.errors import (
     LLMResponseError,
     LLMUnavailableError,
 )
-from charmelio.settings import Settings
+from charmelio.settings import ConfigurationError, Settings
+from llm_worker._budget import Limits, ProviderBudget, Reservation
+from llm_worker._chunks import estimate_tokens, plan_chunks
 from llm_worker._llm_schema import LLMExtraction, LLMTopic, response_format
-from llm_worker._prompt import build_messages
-from llm_worker._provider import CandidateFinding, CandidateTopic, ProviderOutput
+from llm_worker._merge import merge_outputs
+from llm_worker._prompt import build_messages, system_message
+from llm_worker._provider import (
+    CandidateFinding,
+    CandidateTopic,
+    ProgressCallback,
+    ProviderOutput,
+)
 
 DEFAULT_RETRY_AFTER = timedelta(seconds=5)
 _MIN_RETRY_AFTER = timedelta(seconds=1)
@@ -42,6 +51,9 @@ _KEY_LIKE = re.compile(r"\b(?:sk|pk|rk|key)-[A-Za-z0-9_\-*]{6,}")
 _MAX_MESSAGE_CHARS = 300
 # Compatible servers that ignore "strict" sometimes wrap the JSON in a Markdown code fence.
 _CODE_FENCE = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL)
+# The user message's heading, delimiters and per-page markers overhead, and JSON's escaping.
+_FRAMING_CHARS = 2_000
+_MIN_CHUNK_TOKENS = 1_000
 
 
 def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> timedelta:
@@ -159,7 +171,12 @@ def parse_completion(completion: ChatCompletion) -> ProviderOutput:
 
 
 class OpenAIExtractor:
-    """Clause extraction by an LLM behind the OpenAI chat-completions API."""
+    """Clause extraction by an LLM behind the OpenAI chat-completions API.
+
+    A contract longer than the context budget is read in page-aligned chunks (`_chunks`), one
+    request each, and the replies merged (`_merge`). With a `ProviderBudget`, every request first
+    reserves its estimated tokens from the limits shared by the whole llm pool.
+    """
 
     name = "openai"
 
@@ -170,10 +187,18 @@ class OpenAIExtractor:
         model: str,
         api_key: str | None = None,
         timeout_seconds: float = 120.0,
+        context_tokens: int = 128_000,
+        reply_tokens: int = 16_000,
+        overlap_pages: int = 1,
+        budget: ProviderBudget | None = None,
+        expected_reply_tokens: int = 2_000,
     ) -> None:
         self.model = model
         self.base_url = base_url
         self.timeout_seconds = timeout_seconds
+        self.overlap_pages = overlap_pages
+        self.budget = budget
+        self.expected_reply_tokens = expected_reply_tokens
         self._api_key = api_key
         self._client = openai.OpenAI(
             base_url=base_url,
@@ -181,29 +206,90 @@ class OpenAIExtractor:
             timeout=timeout_seconds,
             max_retries=0,
         )
+        # What is left for contract text once the instructions and the reply are provided for.
+        instructions = estimate_tokens(len(system_message("contract-" + "0" * 12)) + _FRAMING_CHARS)
+        self.chunk_tokens = context_tokens - reply_tokens - instructions
+        if self.chunk_tokens < _MIN_CHUNK_TOKENS:
+            raise ConfigurationError(
+                f"CHARMELIO_LLM_CONTEXT_TOKENS={context_tokens} leaves {self.chunk_tokens} tokens "
+                f"for the contract after the instructions ({instructions}) and the reply "
+                f"({reply_tokens}); at least {_MIN_CHUNK_TOKENS} are needed"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIExtractor:
         if not settings.openai_base_url:
             raise ValueError("the openai provider needs CHARMELIO_OPENAI_BASE_URL")
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        budget = None
+        if settings.llm_budget_configured:
+            budget = ProviderBudget(
+                settings.require_database_url(),
+                Limits(settings.llm_requests_per_minute, settings.llm_tokens_per_minute),
+                name=settings.openai_base_url,
+                max_wait_seconds=settings.llm_budget_max_wait_seconds,
+            )
         return cls(
             base_url=settings.openai_base_url,
             model=settings.openai_model,
             api_key=key,
             timeout_seconds=settings.openai_timeout_seconds,
+            context_tokens=settings.llm_context_tokens,
+            reply_tokens=settings.llm_reply_tokens,
+            overlap_pages=settings.llm_chunk_overlap_pages,
+            budget=budget,
+            expected_reply_tokens=settings.llm_expected_reply_tokens,
         )
 
-    def extract(self, pages: ParsedPages) -> ProviderOutput:
+    def extract(
+        self, pages: ParsedPages, on_progress: ProgressCallback | None = None
+    ) -> ProviderOutput:
+        """Every page is read: in one request, or in chunks whose outputs are merged."""
+        chunks = plan_chunks(pages, self.chunk_tokens, self.overlap_pages)
+        outputs = []
+        for chunk in chunks:
+            if on_progress is not None and chunk.count > 1:
+                on_progress(
+                    f"reading part {chunk.number} of {chunk.count} "
+                    f"(pages {chunk.first_page}-{chunk.last_page})"
+                )
+            part = (chunk.number, chunk.count) if chunk.count > 1 else None
+            outputs.append(self._complete(build_messages(chunk.pages, part), on_progress))
+        return merge_outputs(outputs)
+
+    def _complete(
+        self, messages: list[ChatCompletionMessageParam], on_progress: ProgressCallback | None
+    ) -> ProviderOutput:
+        """One request, inside the shared budget when there is one."""
+        reservation = None
+        if self.budget is not None:
+            estimate = estimate_tokens(len(json.dumps(messages))) + self.expected_reply_tokens
+            reservation = self.budget.acquire(estimate, on_progress)
         try:
             completion = self._client.chat.completions.create(
-                model=self.model,
-                messages=build_messages(pages),
-                response_format=response_format(),
+                model=self.model, messages=messages, response_format=response_format()
             )
         except openai.APIError as exc:
-            raise self._typed_error(exc) from None
+            error = self._typed_error(exc)
+            if self.budget is not None and reservation is not None:
+                self._settle_failure(reservation, exc, error)
+            raise error from None
+        if self.budget is not None and reservation is not None:
+            used = completion.usage.total_tokens if completion.usage else reservation.tokens
+            self.budget.settle(reservation, used)
         return parse_completion(completion)
+
+    def _settle_failure(
+        self, reservation: Reservation, exc: openai.APIError, error: CharmelioError
+    ) -> None:
+        assert self.budget is not None
+        if isinstance(exc, openai.RateLimitError | openai.APIConnectionError) and not isinstance(
+            exc, openai.APITimeoutError
+        ):
+            # Refused or never sent: the provider counted no tokens.
+            self.budget.settle(reservation, 0)
+        if isinstance(error, LLMRateLimitedError) and error.next_retry_delay is not None:
+            self.budget.back_off(error.next_retry_delay.total_seconds())
 
     def _redacted(self, text: str) -> str:
         if self._api_key:

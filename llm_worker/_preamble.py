@@ -35,7 +35,7 @@ DATE = re.compile(
     re.IGNORECASE,
 )
 
-_ANCHOR = re.compile(r"\b(?:by\s+and\s+)?(?:between|among|amongst)\b[ \t]*:?", re.IGNORECASE)
+_ANCHOR = re.compile(r"\b(?:by\s+and\s+)?(?:between|among|amongst)\b[ \t\u00a0]*:?", re.IGNORECASE)
 _PREAMBLE_END = re.compile(
     r"\b(?:WHEREAS|RECITALS|WITNESSETH|BACKGROUND|NOW,?\s+THEREFORE|agree\s+as\s+follows)\b"
 )
@@ -51,9 +51,12 @@ _NOT_PARTY_ALIASES = frozenset(
 # The conjunction that separates two parties: after a comma, parenthesis or semicolon, or alone on
 # a line ("- and -", "AND:"), never inside a name such as "Babcock and Wilcox".
 _SEPARATOR = re.compile(
-    r"(?:[,;)\]]|\n)[ \t\n]*(?:-[ \t]*)?\band\b[ \t]*(?:-|:)?[ \t\n]*", re.IGNORECASE
+    r"(?:[,;)\]]|\n)[ \t\u00a0\n]*(?:-[ \t\u00a0]*)?\band\b[ \t\u00a0]*(?:-|:)?[ \t\u00a0\n]*",
+    re.IGNORECASE,
 )
-_LEADING_AND = re.compile(r"[ \t\n,;:-]*\band\b[ \t]*(?:-|:)?[ \t\n]*", re.IGNORECASE)
+_LEADING_AND = re.compile(
+    r"[ \t\u00a0\n,;:-]*\band\b[ \t\u00a0]*(?:-|:)?[ \t\u00a0\n]*", re.IGNORECASE
+)
 # After a description such as ", a Delaware corporation, with offices at ... 10017 and Exact ...".
 _BARE_AND = re.compile(r"\s\band\s+(?=[A-Z])")
 _DESCRIPTOR = re.compile(
@@ -96,9 +99,17 @@ _ROLES = frozenset(
     }
 )
 _TITLE = re.compile(
-    r"(?<![A-Za-z0-9])(?:[A-Z][A-Z0-9&,'\u2019\-]*[ \t]{1,3}){1,8}"
+    r"(?<![A-Za-z0-9])(?:[A-Z][A-Z0-9&,'\u2019\-]*[ \t\u00a0]{1,3}){1,8}"
     r"(?:AGREEMENT|CONTRACT|AMENDMENT)(?![A-Za-z])"
 )
+# A title on a line of its own in title case ("License and Hosting Agreement"), for contracts
+# without an upper-case title.
+_TITLE_LINE = re.compile(
+    r"^[ \t\u00a0]*(?P<title>(?:(?:[A-Z][\w&'\u2019\-]*|and|of|for|the|to)[ \t\u00a0]{1,3}){1,7}"
+    r"(?:Agreement|Contract|Amendment))[ \t\u00a0]*$",
+    re.MULTILINE,
+)
+_TITLE_LINE_CHARS = 1500
 
 
 @dataclass(frozen=True)
@@ -143,9 +154,12 @@ def find_title(page: PageText) -> Found | None:
         if page.text[start:end].upper().startswith("THIS "):
             start += 5
         title = page.text[start:end].strip()
-        if " " in title:
+        if any(char.isspace() for char in title):
             start = page.text.index(title, start)
             return _found(page, start, start + len(title))
+    line = _TITLE_LINE.search(page.text, 0, _TITLE_LINE_CHARS)
+    if line:
+        return _found(page, *line.span("title"))
     return None
 
 
@@ -160,12 +174,12 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
         bare = list(_BARE_AND.finditer(page.text, start, end))
         if bare:
             start = bare[-1].end()
-    while start < end and page.text[start] in " \t\n,;:-":
+    while start < end and page.text[start] in " \t\u00a0\n,;:-":
         start += 1
     descriptor = _DESCRIPTOR.search(page.text, start, end)
     if descriptor:
         end = descriptor.start()
-    while end > start and page.text[end - 1] in " \t\n,;:":
+    while end > start and page.text[end - 1] in " \t\u00a0\n,;:":
         end -= 1
     name = page.text[start:end]
     if not (2 <= len(name) <= 120) or not name[0].isalnum() or len(name.split()) > 12:

@@ -65,14 +65,25 @@ licensed CC BY 4.0):
 {categories}"""
 
 
-def user_message(pages: ParsedPages, tag: str) -> str:
+def user_message(pages: ParsedPages, tag: str, part: tuple[int, int] | None = None) -> str:
     body = "\n\n".join(f"[page {page.page}]\n{page.text}" for page in pages.pages)
-    return f"Document {pages.document_id}, {len(pages.pages)} pages.\n\n<{tag}>\n{body}\n</{tag}>"
+    if part is None or part[1] == 1:
+        heading = f"Document {pages.document_id}, {len(pages.pages)} pages."
+    else:
+        first, last = pages.pages[0].page, pages.pages[-1].page
+        heading = (
+            f"Document {pages.document_id}, part {part[0]} of {part[1]}: pages {first} to {last}. "
+            "The other parts are sent separately; extract what this part contains."
+        )
+    return f"{heading}\n\n<{tag}>\n{body}\n</{tag}>"
 
 
-def build_messages(pages: ParsedPages) -> list[ChatCompletionMessageParam]:
+def build_messages(
+    pages: ParsedPages, part: tuple[int, int] | None = None
+) -> list[ChatCompletionMessageParam]:
+    """The request for `pages`; `part` is (number, count) when the contract is read in chunks."""
     tag = contract_tag(pages)
     return [
         {"role": "system", "content": system_message(tag)},
-        {"role": "user", "content": user_message(pages, tag)},
+        {"role": "user", "content": user_message(pages, tag, part)},
     ]

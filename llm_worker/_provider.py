@@ -7,6 +7,7 @@ nothing a provider says can reach the stored result without passing that check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
@@ -49,6 +50,10 @@ class ProviderOutput:
     chunks_read: int = 1
 
 
+ProgressCallback = Callable[[str], None]
+"""Called between the steps of a long extraction (each provider call); the activity heartbeats."""
+
+
 class ClauseExtractor(Protocol):
     """Reads a parsed contract and claims clauses with quotes.
 
@@ -62,4 +67,6 @@ class ClauseExtractor(Protocol):
     @property
     def model(self) -> str: ...
 
-    def extract(self, pages: ParsedPages) -> ProviderOutput: ...
+    def extract(
+        self, pages: ParsedPages, on_progress: ProgressCallback | None = None
+    ) -> ProviderOutput: ...

@@ -1,18 +1,23 @@
-"""The offline extractor: deterministic rules, no model, no network.
+"""The offline extractor: hand-written rules and a small trained classifier, no network.
 
 It is the default when no LLM endpoint is configured, so a fresh checkout extracts something useful
-(and tests run) without credentials. Every quote it produces is a slice of a page's text, so its
-evidence always verifies; precision comes from the rules in `_clause_rules`.
+(and tests run) without credentials. Sentences are scored by the regular expressions of
+`_clause_rules` and by the shipped classifier (`_clause_model`); per category the model file's
+policy says which of them (or both) name findings. Title, parties and dates come from the preamble
+(`_preamble`). Every quote is a slice of a page's text, so its evidence always verifies, and the
+same input always gives the same output.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 from statistics import fmean
+from typing import Literal, cast
 
-from charmelio.contract import PageText, ParsedPages, Party
+from charmelio.contract import CuadCategory, PageText, ParsedPages, Party
+from llm_worker._clause_model import ClauseModel, load_clause_model
 from llm_worker._clause_rules import CATEGORY_RULES, TOPIC_RULES, is_clause_text
 from llm_worker._preamble import (
     DATE,
@@ -23,21 +28,27 @@ from llm_worker._preamble import (
     find_title,
     parse_date,
 )
-from llm_worker._provider import CandidateFinding, CandidateTopic, ProviderOutput
+from llm_worker._provider import (
+    CandidateFinding,
+    CandidateTopic,
+    ProgressCallback,
+    ProviderOutput,
+)
 from llm_worker._sentences import Sentence, split_sentences
 
-RULES_MODEL = "rules-v1"
+RULES_MODEL = "rules-v2"
 
 # A category matched in more sentences than this is usually a rule firing on boilerplate.
 MAX_FINDINGS_PER_CATEGORY = 8
 # The preamble (title, parties, date) is on the first pages, after any cover page and contents.
 OPENING_PAGES = 3
+PREAMBLE_SEARCH_PAGES = 12
 _SUMMARY_QUOTE_CHARS = 160
 
 _JURISDICTION = re.compile(
     r"\blaws?\s+(?:in\s+force\s+in\s+|of\s+)(?:the\s+)?"
     r"(?:(?:state|commonwealth|province|republic|kingdom|government)\s+of\s+)?"
-    r"(?P<name>(?-i:[A-Z][\w.'-]*(?:[ \t]+(?:of[ \t]+)?[A-Z][\w.'-]*){0,3}))",
+    r"(?P<name>(?-i:[A-Z][\w.'-]*(?:[ \t\u00a0]+(?:of[ \t\u00a0]+)?[A-Z][\w.'-]*){0,3}))",
     re.IGNORECASE,
 )
 _TERM_END = re.compile(
@@ -85,29 +96,120 @@ def _summary_of(label: str, quote: str) -> str:
     return f"{label} (rule match): {text}"
 
 
+@dataclass(frozen=True)
+class ClauseSentence:
+    """A sentence that reads like a clause, with the sentence before it (often its heading)."""
+
+    sentence: Sentence
+    previous: str
+
+
+def clause_sentences(pages: ParsedPages) -> list[ClauseSentence]:
+    found: list[ClauseSentence] = []
+    for page in pages.pages:
+        previous = ""
+        for sentence in split_sentences(page):
+            if is_clause_text(sentence.text):
+                found.append(ClauseSentence(sentence, previous))
+            previous = sentence.text
+    return found
+
+
+def rule_hits(clauses: list[ClauseSentence]) -> dict[str, list[int]]:
+    """Indices of the sentences each category's rule matches, at most a few per category."""
+    hits: dict[str, list[int]] = {}
+    for index, clause in enumerate(clauses):
+        text = clause.sentence.text
+        lowered = text.lower()
+        for rule in CATEGORY_RULES:
+            found = hits.setdefault(rule.category, [])
+            if len(found) < MAX_FINDINGS_PER_CATEGORY and rule.matches(text, lowered):
+                found.append(index)
+    return hits
+
+
+def select_findings(
+    clauses: list[ClauseSentence],
+    hits: dict[str, list[int]],
+    model: ClauseModel | None,
+) -> list[CandidateFinding]:
+    """Rule matches and model predictions, combined per category as the model's policy says."""
+    confidence: dict[str, float] = {rule.category: rule.confidence for rule in CATEGORY_RULES}
+    if model is None:
+        return [
+            CandidateFinding(
+                cast(CuadCategory, category),
+                clauses[i].sentence.text,
+                clauses[i].sentence.page,
+                confidence[category],
+            )
+            for category, indices in hits.items()
+            for i in indices
+        ]
+    scores = [model.probabilities(c.sentence.text, c.previous) for c in clauses]
+    findings: list[CandidateFinding] = []
+    for column, category in enumerate(model.categories):
+        policy = model.policies.get(category)
+        chosen: dict[int, float] = {}
+        if policy is None or policy.source in ("rules", "union"):
+            for i in hits.get(category, []):
+                chosen[i] = max(confidence[category], scores[i][column])
+        if policy is not None and policy.source in ("model", "union"):
+            ranked = sorted(range(len(clauses)), key=lambda i: -scores[i][column])
+            for i in ranked[: policy.max_findings]:
+                if scores[i][column] < policy.threshold:
+                    break
+                chosen.setdefault(i, scores[i][column])
+        for i in sorted(chosen):
+            sentence = clauses[i].sentence
+            findings.append(
+                CandidateFinding(
+                    cast(CuadCategory, category),
+                    sentence.text,
+                    sentence.page,
+                    round(chosen[i], 3),
+                )
+            )
+    return findings
+
+
 class RulesExtractor:
-    """Regex and keyword rules over the sentences of each page."""
+    """Regex rules and a small trained sentence classifier; no network, same output every run."""
 
     name = "rules"
-    model = RULES_MODEL
 
-    def extract(self, pages: ParsedPages) -> ProviderOutput:
+    def __init__(self, model: ClauseModel | Literal["shipped"] | None = "shipped") -> None:
+        self._model = load_clause_model() if model == "shipped" else model
+
+    @property
+    def model(self) -> str:
+        return f"{RULES_MODEL}+{self._model.version}" if self._model else RULES_MODEL
+
+    def extract(
+        self, pages: ParsedPages, on_progress: ProgressCallback | None = None
+    ) -> ProviderOutput:
         opening = pages.pages[:OPENING_PAGES]
-        mentions = find_parties(opening)
-        dated = find_agreement_date(opening)
-        clauses = [
-            sentence
-            for page in pages.pages
-            for sentence in split_sentences(page)
-            if is_clause_text(sentence.text)
+        # Filed contracts may open with a cover page and a table of contents: look further.
+        further = pages.pages[:PREAMBLE_SEARCH_PAGES]
+        mentions = find_parties(opening) or find_parties(further)
+        dated = find_agreement_date(opening) or find_agreement_date(further)
+        clauses = clause_sentences(pages)
+        sentences = [clause.sentence for clause in clauses]
+        hits = rule_hits(clauses)
+        opening_findings = [
+            finding
+            for finding in self._opening_findings(opening, mentions, dated)
+            if self._uses_rules(finding.category)
         ]
-        findings = self._opening_findings(opening, mentions, dated) + self._clause_findings(clauses)
+        findings = opening_findings + select_findings(clauses, hits, self._model)
         parties = [Party(name=_collapsed(m.name.text), role=m.role) for m in mentions]
-        governing = self._first(findings, "Governing Law")
-        expiration = self._first(findings, "Expiration Date")
+        # Fields are read from the sentence a precise rule matched when there is one: the model
+        # ranks evidence well, but "laws of ..." in an arbitration clause is not the governing law.
+        governing = self._field_source(clauses, hits, findings, "Governing Law")
+        expiration = self._field_source(clauses, hits, findings, "Expiration Date")
         return ProviderOutput(
             findings=findings,
-            topics=self._topics(clauses),
+            topics=self._topics(sentences),
             parties=parties,
             effective_date=dated.value if dated else None,
             termination_date=_term_end_date(expiration) if expiration else None,
@@ -117,9 +219,22 @@ class RulesExtractor:
             confidence=round(fmean(f.confidence for f in findings), 3) if findings else 0.0,
         )
 
+    def _uses_rules(self, category: str) -> bool:
+        """False where the model's policy names a category's findings from the model alone."""
+        policy = self._model.policies.get(category) if self._model else None
+        return policy is None or policy.source != "model"
+
     @staticmethod
-    def _first(findings: list[CandidateFinding], category: str) -> str | None:
-        return next((f.quote for f in findings if f.category == category), None)
+    def _field_source(
+        clauses: list[ClauseSentence],
+        hits: dict[str, list[int]],
+        findings: list[CandidateFinding],
+        category: str,
+    ) -> str | None:
+        if hits.get(category):
+            return clauses[hits[category][0]].sentence.text
+        chosen = [f for f in findings if f.category == category]
+        return max(chosen, key=lambda f: f.confidence).quote if chosen else None
 
     @staticmethod
     def _opening_findings(
@@ -141,24 +256,6 @@ class RulesExtractor:
             findings.append(
                 CandidateFinding("Effective Date", found.text, found.page, effective_confidence)
             )
-        return findings
-
-    @staticmethod
-    def _clause_findings(clauses: list[Sentence]) -> list[CandidateFinding]:
-        findings: list[CandidateFinding] = []
-        counts: Counter[str] = Counter()
-        for sentence in clauses:
-            lowered = sentence.text.lower()
-            for rule in CATEGORY_RULES:
-                if counts[rule.category] < MAX_FINDINGS_PER_CATEGORY and rule.matches(
-                    sentence.text, lowered
-                ):
-                    counts[rule.category] += 1
-                    findings.append(
-                        CandidateFinding(
-                            rule.category, sentence.text, sentence.page, rule.confidence
-                        )
-                    )
         return findings
 
     @staticmethod

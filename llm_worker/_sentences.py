@@ -17,7 +17,7 @@ from charmelio.contract import PageText
 MAX_SENTENCE_CHARS = 1500
 
 _TERMINAL = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?=\s)")
-_BLANK_LINE = re.compile(r"\n[ \t\f\r]*\n")
+_BLANK_LINE = re.compile(r"\n[ \t\u00a0\f\r]*\n")
 _LINE = re.compile(r"[^\n]+")
 _LAST_WORD = re.compile(r"\S+\Z")
 _NEXT_CHAR = re.compile(r"\s*(\S)")
@@ -32,7 +32,7 @@ _SECTION_NUMBER = re.compile(r"\(?[0-9]{1,3}(?:\.[0-9]{1,3})*|[A-Za-z]")
 # Section numbers, list markers and "(a)"-style enumerators in front of a sentence.
 _LEADER = re.compile(
     r"(?:(?:\(?[0-9]{1,3}(?:\.[0-9]{1,3})*[.)]?|\([A-Za-z]{1,5}\)|[A-Za-z][.)]|[ivxIVX]{1,5}[.)])"
-    r"[ \t\n]+)+"
+    r"[ \t\u00a0\n]+)+"
 )
 
 

@@ -16,7 +16,6 @@ from temporalio import activity
 
 from charmelio.contract import (
     ActivityName,
-    ExtractionResult,
     ExtractionSummary,
     ExtractRequest,
     ObjectKeys,
@@ -25,7 +24,7 @@ from charmelio.contract import (
 from charmelio.errors import DocumentNotFoundError, InvalidInputError
 from charmelio.settings import Settings
 from charmelio.storage.objects import ObjectNotFoundError, ObjectStore, open_object_store
-from llm_worker._evidence import clamp_confidence, verify_evidence
+from llm_worker._extraction import extract_verified
 from llm_worker._openai import OpenAIExtractor
 from llm_worker._provider import ClauseExtractor
 from llm_worker._rules import RulesExtractor
@@ -48,27 +47,9 @@ class LLMActivities:
         """Extract clauses, keep only those whose quotes are in the document, store the result."""
         pages = self._read_pages(request)
         activity.heartbeat("calling provider", self._extractor.name)
-        output = self._extractor.extract(pages)
+        extraction = extract_verified(pages, self._extractor, on_progress=activity.heartbeat)
         activity.heartbeat("provider replied", self._extractor.name)
-        evidence = verify_evidence(pages, output)
-        result = ExtractionResult(
-            document_id=request.document_id,
-            provider=self._extractor.name,
-            model=self._extractor.model,
-            parties=output.parties,
-            effective_date=output.effective_date,
-            termination_date=output.termination_date,
-            term_length=output.term_length,
-            governing_law=output.governing_law,
-            findings=evidence.findings,
-            confidence=clamp_confidence(output.confidence),
-            summary=output.summary,
-            page_count=len(pages.pages),
-            quotes_dropped=evidence.quotes_dropped,
-            chunks_read=output.chunks_read,
-            tokens_used=output.tokens_used,
-            **evidence.topics,
-        )
+        result = extraction.result
         key = ObjectKeys.extraction_draft(request.extraction_id)
         self._store.put_bytes(
             key, result.model_dump_json().encode(), content_type="application/json"

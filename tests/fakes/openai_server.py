@@ -12,12 +12,19 @@ Modes (set ``.mode``, or queue one per request with ``.script([...])``):
 - ``malformed_json``: HTTP 200 whose message content is truncated JSON.
 - ``schema_violation``: HTTP 200 with valid JSON that breaks the schema.
 - ``bad_quotes``: like ``good`` but every quote is invented (not in the contract).
+- ``mixed_quotes``: the ``good`` reply plus one finding per invented quote.
 - ``rate_limited``: HTTP 429 with ``Retry-After: 1`` (see ``retry_after``).
 - ``server_error``: HTTP 500.
 - ``hang``: no reply for ``hang_seconds`` (longer than any client timeout in the tests); shutting
   the server down releases it at once.
 - ``unauthorized``: HTTP 401 whose message echoes the bearer token, as some providers do, so tests
   can check that the key never reaches an error.
+
+Provider limits: with ``requests_per_minute`` and/or ``tokens_per_minute`` the server enforces
+them like a provider, as token buckets holding one minute's allowance and refilled continuously.
+A request that does not fit (its tokens are those its reply reports in ``usage``) is answered 429
+with a ``Retry-After`` of the seconds until it would fit, and is not charged. ``.accepted`` logs
+every request that was charged (time, tokens); ``.refused`` counts the 429s.
 
 Every request is logged in ``.requests`` (path, lower-cased headers, parsed JSON body, the mode
 that answered). Standalone: ``python -m tests.fakes.openai_server --port 0 --mode good`` prints the
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import signal
 import threading
@@ -44,6 +52,7 @@ MODES = (
     "malformed_json",
     "schema_violation",
     "bad_quotes",
+    "mixed_quotes",
     "rate_limited",
     "server_error",
     "hang",
@@ -67,6 +76,31 @@ INVENTED_QUOTES = (
     "Either party may terminate this Agreement by sending a carrier pigeon.",
     "All Confidential Information shall be written in invisible ink.",
 )
+
+
+class _Bucket:
+    """A provider-style limit: `per_minute` units, refilled continuously, holding at most
+    `burst_seconds` of refill (a minute, as providers allow, unless a test wants it stricter)."""
+
+    def __init__(self, per_minute: float, burst_seconds: float = 60.0) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = self.rate * burst_seconds
+        self.level = self.capacity
+        self.updated = time.monotonic()
+
+    def refill(self, now: float) -> None:
+        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait_for(self, amount: float) -> float:
+        """Seconds until `amount` fits (0 when it fits now); call `refill` first."""
+        return max(0.0, (amount - self.level) / self.rate)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    at: float  # time.monotonic() when the request was charged
+    tokens: int
 
 
 @dataclass(frozen=True)
@@ -227,6 +261,16 @@ class _Replies:
                 answer[topic]["quote"] = INVENTED_QUOTES[1]
         return answer
 
+    def mixed_quotes(self) -> dict[str, Any]:
+        answer = self.good()
+        items = self.properties.get("findings", {}).get("items")
+        if items and isinstance(answer.get("findings"), list):
+            answer["findings"] += [
+                self._item(items, category="Insurance", quote=quote, page=1, confidence=0.9)
+                for quote in INVENTED_QUOTES
+            ]
+        return answer
+
     def schema_violation(self) -> dict[str, Any]:
         answer = self.good()
         answer["findings"] = "none found"
@@ -271,8 +315,6 @@ class _Handler(BaseHTTPRequestHandler):
                 mode=mode,
             )
         )
-        if fake.latency_seconds and fake._stopping.wait(fake.latency_seconds):
-            return
         if self.path.split("?", 1)[0] not in _PATHS:
             self._error(404, "not_found", f"Unknown path {self.path}")
             return
@@ -289,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(401, "invalid_api_key", f"Incorrect API key provided: {token}.")
             return
         if mode in self.error_bodies:
+            if fake.latency_seconds and fake._stopping.wait(fake.latency_seconds):
+                return
             status, code, message = self.error_bodies[mode]
             headers = {"Retry-After": fake.retry_after} if status == 429 else {}
             self._error(status, code, message, headers)
@@ -303,14 +347,24 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             builder = {
                 "bad_quotes": replies.bad_quotes,
+                "mixed_quotes": replies.mixed_quotes,
                 "schema_violation": replies.schema_violation,
             }
             content = json.dumps(builder.get(mode, replies.good)())
-        self._completion(body, content)
-
-    def _completion(self, body: dict[str, Any], content: str) -> None:
         prompt_tokens = max(1, len(json.dumps(body.get("messages", ""))) // 4)
         completion_tokens = max(1, len(content) // 4)
+        wait = fake._charge(prompt_tokens + completion_tokens)
+        if wait > 0:
+            retry = str(max(1, math.ceil(wait)))
+            self._error(429, "rate_limit_exceeded", "Rate limit reached.", {"Retry-After": retry})
+            return
+        if fake.latency_seconds and fake._stopping.wait(fake.latency_seconds):
+            return
+        self._completion(body, content, prompt_tokens, completion_tokens)
+
+    def _completion(
+        self, body: dict[str, Any], content: str, prompt_tokens: int, completion_tokens: int
+    ) -> None:
         fake = self.server.fake
         reply = {
             "id": f"chatcmpl-fake-{fake.request_count}",
@@ -364,10 +418,23 @@ class FakeOpenAIServer:
         latency_seconds: float = 0.0,
         hang_seconds: float = 60.0,
         retry_after: str = "1",
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        burst_seconds: float = 60.0,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.mode = mode
+        self.requests_per_minute = requests_per_minute
+        self.tokens_per_minute = tokens_per_minute
+        self._request_bucket = (
+            _Bucket(requests_per_minute, burst_seconds) if requests_per_minute else None
+        )
+        self._token_bucket = (
+            _Bucket(tokens_per_minute, burst_seconds) if tokens_per_minute else None
+        )
+        self._accepted: list[Accepted] = []
+        self._refused = 0
         self.latency_seconds = latency_seconds
         self.hang_seconds = hang_seconds
         self.retry_after = retry_after
@@ -412,6 +479,40 @@ class FakeOpenAIServer:
         with self._lock:
             self._requests.clear()
             self._script.clear()
+            self._accepted.clear()
+            self._refused = 0
+
+    @property
+    def accepted(self) -> list[Accepted]:
+        """Requests charged against the limits (all good replies when no limit is set)."""
+        with self._lock:
+            return list(self._accepted)
+
+    @property
+    def refused(self) -> int:
+        """429s sent because a request or token limit was exceeded."""
+        with self._lock:
+            return self._refused
+
+    def _charge(self, tokens: int) -> float:
+        """Charge one request of `tokens`; 0 when accepted, else seconds until it would fit."""
+        with self._lock:
+            now = time.monotonic()
+            waits = []
+            for bucket, amount in ((self._request_bucket, 1), (self._token_bucket, tokens)):
+                if bucket is not None:
+                    bucket.refill(now)
+                    waits.append(bucket.wait_for(amount))
+            wait = max(waits, default=0.0)
+            if wait > 0:
+                self._refused += 1
+                return wait
+            if self._request_bucket is not None:
+                self._request_bucket.level -= 1
+            if self._token_bucket is not None:
+                self._token_bucket.level -= tokens
+            self._accepted.append(Accepted(now, tokens))
+            return 0.0
 
     @property
     def port(self) -> int:
@@ -471,6 +572,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--mode", choices=MODES, default="good")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
+    parser.add_argument("--rpm", type=float, help="requests per minute to allow (429 beyond)")
+    parser.add_argument("--tpm", type=float, help="tokens per minute to allow (429 beyond)")
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -480,7 +583,12 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     with FakeOpenAIServer(
-        args.mode, latency_seconds=args.latency, host=args.host, port=args.port
+        args.mode,
+        latency_seconds=args.latency,
+        requests_per_minute=args.rpm,
+        tokens_per_minute=args.tpm,
+        host=args.host,
+        port=args.port,
     ) as server:
         print(server.base_url, flush=True)
         while not stop.wait(0.2):

@@ -88,12 +88,13 @@ def test_rules_extraction_is_written_under_the_draft_key(object_store: ObjectSto
     summary = _run(object_store, RulesExtractor(), request, heartbeats)
 
     assert summary.result_key == ObjectKeys.extraction_draft(request.extraction_id)
-    assert (summary.provider, summary.model) == ("rules", RULES_MODEL)
+    assert (summary.provider, summary.model) == ("rules", RulesExtractor().model)
+    assert summary.model.startswith(f"{RULES_MODEL}+cuad-lr-")
     assert summary.quotes_dropped == 0
     assert summary.tokens_used is None
     result = _draft(object_store, summary)
     assert result.document_id == DOCUMENT_ID
-    assert (result.provider, result.model) == ("rules", RULES_MODEL)
+    assert (result.provider, result.model) == ("rules", summary.model)
     assert result.page_count == len(pages.pages)
     assert summary.finding_count == len(result.findings) > 10
     assert result.governing_law == "Delaware"

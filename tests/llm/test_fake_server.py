@@ -6,11 +6,12 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
 from charmelio.contract import ParsedPages
-from charmelio.errors import CharmelioError, LLMUnavailableError
+from charmelio.errors import CharmelioError, LLMRateLimitedError, LLMUnavailableError
 from llm_worker import OpenAIExtractor
 from tests.conftest import ROOT
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -94,3 +95,39 @@ def test_runs_standalone_and_prints_its_base_url(sample_pages: ParsedPages) -> N
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_request_limit_refuses_with_retry_after_and_charges_nothing(
+    sample_pages: ParsedPages,
+) -> None:
+    with FakeOpenAIServer(requests_per_minute=60, burst_seconds=1) as server:  # 1 now, then 1/s
+        extractor = _extractor(server.base_url)
+        extractor.extract(sample_pages)
+
+        with pytest.raises(LLMRateLimitedError) as raised:
+            extractor.extract(sample_pages)
+
+        assert raised.value.next_retry_delay == timedelta(seconds=1)
+        assert server.refused == 1
+        assert len(server.accepted) == 1
+        time.sleep(1.05)
+        extractor.extract(sample_pages)  # refilled
+        assert len(server.accepted) == 2
+
+
+def test_token_limit_refuses_what_does_not_fit(sample_pages: ParsedPages) -> None:
+    with FakeOpenAIServer(tokens_per_minute=9000) as server:  # 150 tokens/s, 9,000 at most
+        extractor = _extractor(server.base_url)
+        extractor.extract(sample_pages)  # about 7,500 tokens: fits the full bucket
+
+        with pytest.raises(LLMRateLimitedError) as raised:
+            extractor.extract(sample_pages)
+
+        [accepted] = server.accepted
+        assert 6000 < accepted.tokens < 9000
+        delay = raised.value.next_retry_delay
+        assert delay is not None
+        # the same request again needs what is left of the bucket's deficit, refilled at 150/s
+        needed = (2 * accepted.tokens - 9000) / 150
+        assert needed - 1 <= delay.total_seconds() <= needed + 1
+        assert server.refused == 1

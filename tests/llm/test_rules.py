@@ -142,3 +142,52 @@ def test_empty_document_gives_an_empty_extraction() -> None:
     assert output.parties == []
     assert output.topics == {}
     assert output.confidence == 0.0
+
+
+def test_the_shipped_model_is_small_attributed_and_complete() -> None:
+    from importlib import resources
+
+    from llm_worker._clause_model import MODEL_FILE, load_clause_model
+
+    models = resources.files("llm_worker").joinpath("models")
+    artifact = models.joinpath(MODEL_FILE)
+    assert len(artifact.read_bytes()) < 20 * 1024 * 1024
+    notice = models.joinpath("README.md").read_text("utf-8")
+    assert "CC BY 4.0" in notice
+    assert "The Atticus Project" in notice
+    model = load_clause_model()
+    assert set(model.categories) == set(CUAD_CATEGORIES)
+    assert set(model.policies) == set(CUAD_CATEGORIES)
+    assert model.version.startswith("cuad-lr-")
+    probabilities = model.probabilities(
+        "This Agreement shall be governed by the laws of the State of New York."
+    )
+    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+    assert model.categories[best] == "Governing Law"
+
+
+def test_a_model_file_of_another_format_or_vocabulary_is_refused() -> None:
+    from llm_worker._clause_model import FORMAT_VERSION, ClauseModel
+
+    body = {"version": "x", "categories": ["Insurance"], "bias": {"Insurance": 0.0}}
+    with pytest.raises(ValueError, match="format"):
+        ClauseModel({"format": 99, **body, "weights": {}, "policies": {}})
+    with pytest.raises(ValueError, match="unknown categories"):
+        ClauseModel(
+            {
+                "format": FORMAT_VERSION,
+                **body,
+                "categories": ["Insurance", "Vibes"],
+                "weights": {},
+                "policies": {},
+            }
+        )
+
+
+def test_without_the_model_the_rules_still_extract() -> None:
+    pages = contract_pages(SAMPLE)
+
+    output = RulesExtractor(model=None).extract(pages)
+
+    assert RulesExtractor(model=None).model == "rules-v2"
+    assert {f.category for f in output.findings} >= {"Governing Law", "Anti-Assignment"}

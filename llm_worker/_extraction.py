@@ -1,0 +1,59 @@
+"""One extraction from page texts to a verified `ExtractionResult`: provider, then evidence check.
+
+Shared by the ``llm_extract`` activity and by ``charmelio eval``, so the figures the evaluation
+prints are those of the code that runs in production, not of a copy of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from charmelio.contract import ExtractionResult, ParsedPages
+from llm_worker._evidence import clamp_confidence, verify_evidence
+from llm_worker._provider import ClauseExtractor, ProgressCallback
+
+
+@dataclass(frozen=True)
+class VerifiedExtraction:
+    result: ExtractionResult
+    candidate_quotes: int
+    """Quotes the provider claimed (findings and topic clauses) before verification."""
+
+    @property
+    def verified_share(self) -> float:
+        """Share of claimed quotes found in the document (1.0 when nothing was claimed)."""
+        if not self.candidate_quotes:
+            return 1.0
+        return 1.0 - self.result.quotes_dropped / self.candidate_quotes
+
+
+def extract_verified(
+    pages: ParsedPages,
+    extractor: ClauseExtractor,
+    on_progress: ProgressCallback | None = None,
+) -> VerifiedExtraction:
+    """Run the provider over the whole document and keep only what its quotes prove."""
+    output = extractor.extract(pages, on_progress=on_progress)
+    evidence = verify_evidence(pages, output)
+    result = ExtractionResult(
+        document_id=pages.document_id,
+        provider=extractor.name,
+        model=extractor.model,
+        parties=output.parties,
+        effective_date=output.effective_date,
+        termination_date=output.termination_date,
+        term_length=output.term_length,
+        governing_law=output.governing_law,
+        findings=evidence.findings,
+        confidence=clamp_confidence(output.confidence),
+        summary=output.summary,
+        page_count=len(pages.pages),
+        quotes_dropped=evidence.quotes_dropped,
+        chunks_read=output.chunks_read,
+        tokens_used=output.tokens_used,
+        **evidence.topics,
+    )
+    return VerifiedExtraction(result, len(output.findings) + len(output.topics))
+
+
+__all__ = ["VerifiedExtraction", "extract_verified"]
