@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import textwrap
 import time
@@ -64,10 +65,36 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=_show)
 
+    evaluation = commands.add_parser(
+        "eval", help="score extraction on CUAD-format contracts (PDFs + labels) with CUAD's rule"
+    )
+    evaluation.add_argument("folder", nargs="?", type=Path, default=Path("tests/fixtures/cuad"))
+    evaluation.add_argument(
+        "--provider",
+        choices=("auto", "rules", "openai"),
+        help="extraction provider (default: CHARMELIO_LLM_PROVIDER)",
+    )
+    evaluation.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluation.set_defaults(handler=_eval)
+
+    api = commands.add_parser("api", help="serve the HTTP API and the results viewer")
+    api.add_argument("--host", help="interface to bind (default: CHARMELIO_API_HOST)")
+    api.add_argument("--port", type=int, help="port (default: CHARMELIO_API_PORT)")
+    api.set_defaults(handler=_api)
+
+    loadtest = commands.add_parser(
+        "loadtest", help="load-test the pools per queue on a fresh local stack (JSON + PNG report)"
+    )
+    _loadtest_arguments(loadtest)
+    loadtest.set_defaults(handler=_loadtest)
+
     dev = commands.add_parser("dev", help="run the embedded local stack until Ctrl-C")
     dev.add_argument("--parse-workers", type=int, default=1)
     dev.add_argument("--llm-workers", type=int, default=1)
     dev.add_argument("--store-workers", type=int, default=1)
+    dev.add_argument(
+        "--metrics", action="store_true", help="each worker serves Prometheus metrics on a port"
+    )
     dev.set_defaults(handler=_dev)
 
     demo = commands.add_parser(
@@ -118,6 +145,91 @@ def _migrate(_: argparse.Namespace) -> int:
     applied = migrate(_settings().require_database_url())
     print(f"applied {len(applied)} migration(s): {applied}" if applied else "schema up to date")
     return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    from charmelio.api import serve
+
+    serve(_settings(), host=args.host, port=args.port)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from llm_worker.evaluation import run_evaluation
+
+    return run_evaluation(_settings(), args.folder, provider=args.provider, as_json=args.json)
+
+
+# --- loadtest ------------------------------------------------------------------------------------
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected counts like 1,2 not {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("every count must be at least 1")
+    return sizes
+
+
+def _loadtest_arguments(parser: argparse.ArgumentParser) -> None:
+    from charmelio.loadtest import DRIVES, SCENARIOS
+
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
+    parser.add_argument(
+        "--drive",
+        choices=DRIVES,
+        default="each",
+        help="each: every stage queue on its own at once (default); pipeline: whole workflows;"
+        " parse/llm/store: that queue alone",
+    )
+    for pool in ("parse", "llm", "store"):
+        parser.add_argument(
+            f"--{pool}-workers",
+            type=_sizes,
+            metavar="N[,N...]",
+            help=f"{pool} processes; a list runs once per size (default: 1, or 1,2 for the"
+            " scenario's bound pool)",
+        )
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--concurrency", type=int, help="workflows in flight on the driven stream")
+    shape.add_argument("--rate", type=float, help="workflows started per second instead")
+    parser.add_argument("--duration", type=float, default=40.0, help="seconds of load per run")
+    parser.add_argument("--warmup", type=float, default=5.0, help="first seconds not counted")
+    parser.add_argument("--output", type=Path, default=Path(".charmelio/loadtest"))
+
+
+def _loadtest(args: argparse.Namespace) -> int:
+    from charmelio.loadtest import Load
+    from charmelio.loadtest.runner import LoadTestError, LoadTestRequest, run_loadtest
+
+    workers = {
+        pool: sizes
+        for pool in ("parse", "llm", "store")
+        if (sizes := getattr(args, f"{pool}_workers")) is not None
+    }
+    load = None
+    if args.concurrency is not None or args.rate is not None:
+        load = Load(concurrency=args.concurrency, rate=args.rate)
+    try:
+        report, json_path, png_path = run_loadtest(
+            LoadTestRequest(
+                scenario=args.scenario,
+                drive=args.drive,
+                workers=workers,
+                duration=args.duration,
+                warmup=args.warmup,
+                load=load,
+                output_dir=args.output,
+            ),
+            log=lambda line: print(line, file=sys.stderr),
+        )
+    except (LoadTestError, ValueError) as exc:
+        print(f"charmelio loadtest: {exc}", file=sys.stderr)
+        return 1
+    print(f"report: {json_path}\nchart:  {png_path}")
+    return 1 if any(run["exited_early"] for run in report["runs"]) else 0
 
 
 # --- upload / extract / show ---------------------------------------------------------------------
@@ -284,6 +396,15 @@ def _stack_settings() -> Settings:
     return Settings(_env_file=".env")
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a service manager, `timeout`, `kill`) stops the stack as cleanly as Ctrl-C does."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _dev(args: argparse.Namespace) -> int:
     from charmelio.devstack import DevStack
 
@@ -294,7 +415,8 @@ def _dev(args: argparse.Namespace) -> int:
         "llm": args.llm_workers,
         "store": args.store_workers,
     }
-    stack = DevStack(settings, processes_per_pool=pools)
+    stack = DevStack(settings, processes_per_pool=pools, metrics=args.metrics)
+    _stop_on_sigterm()
     print("starting the local stack ...", file=sys.stderr)
     with stack:
         print(
@@ -303,9 +425,16 @@ def _dev(args: argparse.Namespace) -> int:
             f"Objects    {stack.stack_settings().get('CHARMELIO_STORAGE_DIR', 's3')}\n"
             f"Logs       {stack.log_dir}\n"
             f"Workers    {', '.join(f'{pool} x{n}' for pool, n in pools.items())}\n"
+            f"API        {stack.api_url}  (viewer: open it in a browser)\n"
             "Ready. In another terminal: charmelio extract FILE.pdf --wait   (Ctrl-C stops)",
             file=sys.stderr,
         )
+        for process in stack.workers():
+            if process.metrics_port:
+                print(
+                    f"Metrics    {process.name}: http://127.0.0.1:{process.metrics_port}/metrics",
+                    file=sys.stderr,
+                )
         try:
             while not (dead := stack.check_alive()):
                 time.sleep(1)
@@ -320,8 +449,9 @@ def _demo(args: argparse.Namespace) -> int:
     from charmelio.devstack import DevStack
 
     settings = _stack_settings()
+    _stop_on_sigterm()
     print("starting the local stack (Temporal, Postgres, 4 worker pools) ...", file=sys.stderr)
-    with DevStack(settings) as stack:
+    with DevStack(settings, api=False) as stack:
         stack_settings = Settings(_env_file=None, **_lower(stack.stack_settings()))
         uploaded = _upload_files([args.file], stack_settings)
         if uploaded is None:

@@ -8,6 +8,7 @@ Everything here imports only pydantic, so the workflow worker can load it.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -127,6 +128,7 @@ class ParseRequest(_Model):
 class PageText(_Model):
     page: int = Field(ge=1, description="1-based page number")
     text: str
+    ocr: bool = Field(default=False, description="The text was read by OCR from a page image")
 
 
 class ParsedPages(_Model):
@@ -147,6 +149,14 @@ class ParsedPages(_Model):
             offset += len(page.text) + len(PAGE_SEPARATOR)
         return starts
 
+    def page_at(self, offset: int) -> int:
+        """The page number holding character ``offset`` of `full_text()` (a separator counts
+        with the page before it), so any span found in the full text can cite its page."""
+        if not self.pages:
+            raise ValueError("no pages")
+        index = bisect_right(self.page_starts(), max(offset, 0)) - 1
+        return self.pages[max(index, 0)].page
+
 
 PAGE_SEPARATOR = "\n\n"
 
@@ -162,6 +172,8 @@ class ParsedDocument(_Model):
     pages_without_text: list[int] = Field(default_factory=list)
     engine: str
     parse_seconds: float = Field(ge=0)
+    ocr_pages: list[int] = Field(default_factory=list, description="Pages whose text is OCR")
+    engine_warnings: int = Field(default=0, ge=0, description="Damage the engine worked around")
 
 
 # --- llm_extract -------------------------------------------------------------------------------

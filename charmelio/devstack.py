@@ -20,8 +20,9 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -67,6 +68,8 @@ class _Process:
     name: str
     popen: subprocess.Popen[bytes]
     log: IO[bytes]
+    metrics_port: int | None = None
+    url: str | None = None
 
 
 @dataclass
@@ -77,6 +80,15 @@ class DevStack:
     processes_per_pool: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(POOLS, 1))
     temporal_port: int = 7233
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Each worker serves Prometheus metrics on a port of its own when set; off otherwise, whatever
+    # CHARMELIO_METRICS_PORT says (one port for several processes would fail all but one).
+    metrics: bool = False
+    # One API process (`charmelio api`) beside the pools; its port is `api_port`, or
+    # CHARMELIO_API_PORT for a stack on the default Temporal port, else a free port.
+    api: bool = True
+    api_port: int | None = None
+    # More `temporal server start-dev` arguments, e.g. ("--dynamic-config-value", "KEY=VALUE").
+    temporal_args: Sequence[str] = ()
     _processes: list[_Process] = field(default_factory=list, init=False)
     _temporal: _Process | None = field(default=None, init=False)
     _postgres: Any = field(default=None, init=False)
@@ -112,6 +124,8 @@ class DevStack:
             for pool in POOLS:
                 for index in range(self.processes_per_pool.get(pool, 0)):
                     self.start_worker(pool, index)
+            if self.api:
+                self.start_api(port=self.api_port)
         except BaseException:
             self.stop()
             raise
@@ -151,17 +165,67 @@ class DevStack:
         if pool not in POOLS:
             raise ValueError(f"unknown pool {pool!r}")
         name = f"{pool}-{index}"
+        metrics_port = free_port() if self.metrics else None
+        env = self.worker_env()
+        env["CHARMELIO_METRICS_PORT"] = str(metrics_port or 0)
+        env["CHARMELIO_METRICS_HOST"] = "127.0.0.1"
         log = (self.log_dir / f"{name}.log").open("ab")
         popen = subprocess.Popen(
             [sys.executable, "-m", "charmelio", "worker", pool],
-            env=self.worker_env(),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us; we stop the workers in order
         )
-        process = _Process(name, popen, log)
+        process = _Process(name, popen, log, metrics_port)
         self._processes.append(process)
         return process
+
+    @property
+    def api_url(self) -> str:
+        """The first API process's URL (the viewer is at its root)."""
+        for process in self.workers("api"):
+            if process.url:
+                return process.url
+        raise StackError("this stack runs no API process")
+
+    def start_api(
+        self, index: int = 0, *, port: int | None = None, extra_env: Mapping[str, str] | None = None
+    ) -> _Process:
+        """Start `charmelio api` and wait until it answers /health."""
+        if port is None:
+            port = self.settings.api_port if self.temporal_port == 7233 else free_port()
+        if not _port_is_free(port):
+            raise StackError(f"port {port} is taken: set CHARMELIO_API_PORT to a free one")
+        name = f"api-{index}"
+        env = {**self.worker_env(), **(extra_env or {})}
+        log = (self.log_dir / f"{name}.log").open("ab")
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "charmelio", "api", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process = _Process(name, popen, log, url=f"http://127.0.0.1:{port}")
+        self._processes.append(process)
+        self._wait_for_api(process)
+        return process
+
+    def _wait_for_api(self, process: _Process) -> None:
+        for attempt in Retrying(
+            retry=retry_if_exception_type(OSError),
+            wait=wait_fixed(0.2),
+            stop=stop_after_delay(60),
+            reraise=True,
+        ):
+            with attempt:
+                if process.popen.poll() is not None:
+                    raise StackError(
+                        f"the API exited at start; see {self.log_dir / (process.name + '.log')}"
+                    )
+                with urllib.request.urlopen(f"{process.url}/health", timeout=2):  # noqa: S310
+                    pass
 
     def workers(self, pool: str | None = None) -> Iterator[_Process]:
         for process in self._processes:
@@ -230,6 +294,7 @@ class DevStack:
             str(self.data_dir / "temporal.sqlite"),
             "--log-level",
             "warn",
+            *self.temporal_args,
         ]
         popen = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

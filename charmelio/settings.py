@@ -52,9 +52,23 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4.1-mini"
     openai_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Long contracts (docs/extraction.md): one request holds the instructions, a chunk of the
+    # contract and room for the reply within the model's context; longer contracts are read in
+    # page-aligned chunks that overlap by `llm_chunk_overlap_pages`, and the findings merged.
+    llm_context_tokens: int = Field(default=128_000, ge=4_000)
+    llm_reply_tokens: int = Field(default=16_000, ge=256)
+    llm_chunk_overlap_pages: int = Field(default=1, ge=0)
+    # The provider's limits, shared by every llm worker through Postgres (needs
+    # CHARMELIO_DATABASE_URL). A reservation assumes `llm_expected_reply_tokens` for the reply and
+    # is settled with the provider's own count; a wait longer than the maximum becomes a retry.
+    llm_requests_per_minute: float | None = Field(default=None, gt=0)
+    llm_tokens_per_minute: float | None = Field(default=None, gt=0)
+    llm_expected_reply_tokens: int = Field(default=2_000, ge=0)
+    llm_budget_max_wait_seconds: float = Field(default=240.0, gt=0)
 
     # Worker pools
-    # Parsing is CPU-bound and holds the GIL: scale the parse pool with processes, not threads.
+    # Each parse thread drives its own PDFium engine process, so threads and processes both scale
+    # parsing up to the number of cores (docs/parsing.md).
     parse_concurrency: int = Field(default=1, ge=1)
     llm_concurrency: int = Field(default=4, ge=1)
     store_concurrency: int = Field(default=4, ge=1)
@@ -66,12 +80,39 @@ class Settings(BaseSettings):
     # Parse limits
     max_pdf_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_pdf_pages: int = Field(default=2000, gt=0)
+    # The parse engine (docs/parsing.md). OCR: "auto" reads pages without a text layer with
+    # Tesseract when it is installed, "on" requires it (the parse pool refuses to start without
+    # it), "off" never runs it. The time budget stays under the workflow's 10-minute parse
+    # timeout, so a slow document ends as a clear refusal rather than a retried timeout.
+    parse_ocr: Literal["auto", "on", "off"] = "auto"
+    parse_ocr_language: str = Field(default="eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    parse_ocr_dpi: int = Field(default=300, ge=72, le=600)
+    parse_tesseract_command: str = "tesseract"
+    parse_time_budget_seconds: float = Field(default=480.0, gt=0)
+    parse_page_timeout_seconds: float = Field(default=30.0, gt=0)
+    parse_memory_limit_mb: int = Field(default=512, ge=128)
 
     # The embedded stack (`charmelio dev`)
     data_dir: Path = Path(".charmelio")
     temporal_ui_port: int = 8233
 
+    # The HTTP API and viewer (`charmelio api`). With a key set, every /api route requires it.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_key: SecretStr | None = None
+    api_max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    # Bounds on what one request waits for Temporal: a status answer never hangs on a missing
+    # workflow worker, it falls back to what the server alone knows.
+    api_temporal_timeout_seconds: float = Field(default=5.0, gt=0)
+    api_stage_query_timeout_seconds: float = Field(default=2.0, gt=0)
+    api_database_pool_size: int = Field(default=10, ge=1)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Prometheus metrics of this process (the Temporal SDK's and Charmelio's, one endpoint).
+    # 0 means off. Every process of a host needs its own port; in a container, bind 0.0.0.0.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _s3_needs_endpoint_and_keys(self) -> Settings:
@@ -89,6 +130,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"storage_backend=s3 needs {', '.join(missing)}")
         if self.llm_provider == "openai" and not self.openai_base_url:
             raise ValueError("llm_provider=openai needs CHARMELIO_OPENAI_BASE_URL")
+        if self.llm_reply_tokens * 2 > self.llm_context_tokens:
+            raise ValueError(
+                "CHARMELIO_LLM_REPLY_TOKENS must leave at least half of "
+                "CHARMELIO_LLM_CONTEXT_TOKENS for the contract"
+            )
+        # An empty key most likely comes from an unset variable in a template; treating it as
+        # "no auth" would silently open the API, so it is refused instead.
+        if self.api_key is not None and not self.api_key.get_secret_value().strip():
+            raise ValueError("CHARMELIO_API_KEY is empty: unset it to turn auth off, or set a key")
         return self
 
     @property
@@ -96,6 +146,11 @@ class Settings(BaseSettings):
         if self.llm_provider == "auto":
             return "openai" if self.openai_base_url else "rules"
         return self.llm_provider
+
+    @property
+    def llm_budget_configured(self) -> bool:
+        """True when llm workers share request or token limits (and so need the database)."""
+        return self.llm_requests_per_minute is not None or self.llm_tokens_per_minute is not None
 
     def require_database_url(self) -> str:
         """The Postgres URL, or a clear start-up error for processes that cannot run without one."""

@@ -1,4 +1,5 @@
-"""What every worker process does the same way: connect, poll one queue, log, stop gracefully.
+"""What every worker process does the same way: connect, poll one queue, log, serve metrics
+(``CHARMELIO_METRICS_PORT``), stop gracefully.
 
 Each pool has its own entry point (``charmelio worker workflow|parse|llm|store``) that passes its
 own queue, registrations and limits to `run_worker`.
@@ -20,6 +21,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import Runtime
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -34,14 +36,19 @@ from tenacity import (
     wait_exponential,
 )
 
+from charmelio.metrics import StageMetrics, telemetry_runtime
 from charmelio.settings import Settings
 
 _log = logging.getLogger("charmelio.worker")
 _activity_log = logging.getLogger("charmelio.activity")
 
 
-async def connect(settings: Settings) -> Client:
-    """Connect to Temporal, waiting for it to come up (start-up order in a stack is not ours)."""
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """Connect to Temporal, waiting for it to come up (start-up order in a stack is not ours).
+
+    ``runtime`` carries the process's metrics (`charmelio.metrics.telemetry_runtime`); without it
+    the SDK's default runtime reports nothing.
+    """
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(RuntimeError),
         wait=wait_exponential(multiplier=0.2, max=5),
@@ -54,17 +61,34 @@ async def connect(settings: Settings) -> Client:
                 settings.temporal_address,
                 namespace=settings.temporal_namespace,
                 data_converter=pydantic_data_converter,
+                runtime=runtime,
             )
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class _ActivityLogInterceptor(Interceptor):
+class _ActivityObserver(Interceptor):
+    def __init__(self, metrics: StageMetrics) -> None:
+        self._metrics = metrics
+
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _ActivityLog(next)
+        return _ActivityObservation(next, self._metrics)
 
 
-class _ActivityLog(ActivityInboundInterceptor):
-    """One structured line per activity attempt: what, for which workflow, how long, the outcome."""
+def _milliseconds(delta: timedelta) -> float:
+    return round(delta.total_seconds() * 1000, 1)
+
+
+class _ActivityObservation(ActivityInboundInterceptor):
+    """One structured line and the stage metrics per activity attempt.
+
+    The line says what ran, for which workflow, how long it waited in the queue
+    (``schedule_to_start_ms``: from this attempt's scheduling to its start, both server times), how
+    long it ran and the outcome; `charmelio loadtest` reads these lines for its per-queue figures.
+    """
+
+    def __init__(self, next: ActivityInboundInterceptor, metrics: StageMetrics) -> None:
+        super().__init__(next)
+        self._metrics = metrics
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
@@ -73,22 +97,31 @@ class _ActivityLog(ActivityInboundInterceptor):
             "task_queue": info.task_queue,
             "workflow_id": info.workflow_id,
             "attempt": info.attempt,
+            "schedule_to_start_ms": _milliseconds(
+                info.started_time - info.current_attempt_scheduled_time
+            ),
         }
         started = time.monotonic()
         try:
             result = await self.next.execute_activity(input)
         except BaseException as exc:
-            line["outcome"] = "failed"
-            line["error_type"] = (
+            duration = timedelta(seconds=time.monotonic() - started)
+            error_type = (
                 exc.type if isinstance(exc, ApplicationError) and exc.type else type(exc).__name__
             )
-            line["error"] = str(exc)[:500]
-            line["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+            line.update(
+                outcome="failed",
+                error_type=error_type,
+                error=str(exc)[:500],
+                duration_ms=_milliseconds(duration),
+            )
             _activity_log.warning("activity failed", extra=line)
+            self._metrics.activity_failed(info.activity_type, info.task_queue, error_type, duration)
             raise
-        line["outcome"] = "completed"
-        line["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+        duration = timedelta(seconds=time.monotonic() - started)
+        line.update(outcome="completed", duration_ms=_milliseconds(duration))
         _activity_log.info("activity completed", extra=line)
+        self._metrics.activity_completed(info.activity_type, info.task_queue, result, duration)
         return result
 
 
@@ -105,8 +138,14 @@ class PoolSpec:
     on_start: Sequence[Callable[[], None]] = field(default_factory=tuple)
 
 
-def build_worker(client: Client, spec: PoolSpec, settings: Settings) -> Worker:
+def build_worker(
+    client: Client, spec: PoolSpec, settings: Settings, metrics: StageMetrics | None = None
+) -> Worker:
+    """The pool's worker. ``metrics`` defaults to instruments on the client's runtime."""
     if spec.activities:
+        if metrics is None:
+            runtime = client.service_client.config.runtime or Runtime.default()
+            metrics = StageMetrics(runtime.metric_meter)
         # Slots equal threads: with more slots than threads, accepted tasks would wait inside the
         # executor while their start-to-close clock runs.
         return Worker(
@@ -119,7 +158,7 @@ def build_worker(client: Client, spec: PoolSpec, settings: Settings) -> Worker:
             max_concurrent_activities=spec.concurrency,
             max_task_queue_activities_per_second=spec.queue_rate_limit,
             graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
-            interceptors=[_ActivityLogInterceptor()],
+            interceptors=[_ActivityObserver(metrics)],
         )
     return Worker(
         client,
@@ -138,7 +177,8 @@ async def run_worker(spec: PoolSpec, settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     for prepare in spec.on_start:
         await asyncio.to_thread(prepare)
-    client = await connect(settings)
+    runtime = telemetry_runtime(settings, component=spec.name)
+    client = await connect(settings, runtime=runtime)
     worker = build_worker(client, spec, settings)
     _log.info(
         "worker started",
@@ -147,6 +187,7 @@ async def run_worker(spec: PoolSpec, settings: Settings) -> None:
             "concurrency": spec.concurrency,
             "queue_rate_limit": spec.queue_rate_limit,
             "temporal": settings.temporal_address,
+            "metrics_port": settings.metrics_port or None,
         },
     )
     async with worker:
