@@ -276,8 +276,11 @@ async def test_query_reports_the_current_stage_and_a_second_start_attaches(
         assert second.id == first.id
         assert second.result_run_id == first.result_run_id
 
+        follower = asyncio.ensure_future(follow(second, stages.append, interval=0.05))
+        while not stages:
+            await asyncio.sleep(0.05)
         gate.set()
-        result = await follow(second, stages.append, interval=0.05)
+        result = await follower
     assert isinstance(result, ExtractionCompleted)
     assert len(calls.parse) == 1
     assert len(calls.store) == 1
