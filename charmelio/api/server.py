@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from charmelio.api._access_log import install_access_log_redaction
 from charmelio.api._app import create_app
 from charmelio.logs import configure_logging
 from charmelio.settings import Settings
@@ -12,6 +13,7 @@ from charmelio.settings import Settings
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM, letting requests in flight finish within the grace period."""
     configure_logging(settings.log_level, pool="api")
+    install_access_log_redaction()
     app = create_app(settings)
     uvicorn.run(
         app,
