@@ -258,6 +258,28 @@ class DevStack:
                 process.popen.send_signal(signal.SIGTERM)
         for process in list(self._processes):
             self.stop_worker(process, timeout=self.settings.shutdown_grace_seconds + 10)
+        self._stop_temporal()
+        if self._postgres is not None:
+            postgres, self._postgres = self._postgres, None
+            postgres.cleanup()
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / STACK_ENV).unlink()
+
+    def restart_temporal(self) -> None:
+        """Stop the Temporal dev server and start it again on the same port and database file.
+
+        Workers and clients keep running and reconnect: this is how a server restart or upgrade
+        looks to them. Workflow state survives in `<data_dir>/temporal.sqlite`.
+        """
+        self._stop_temporal()
+        for attempt in Retrying(wait=wait_fixed(0.2), stop=stop_after_delay(30), reraise=True):
+            with attempt:
+                if not _port_is_free(self.temporal_port):
+                    raise StackError(f"port {self.temporal_port} is still taken")
+        self._start_temporal()
+        self._wait_for_temporal()
+
+    def _stop_temporal(self) -> None:
         if self._temporal is not None:
             temporal, self._temporal = self._temporal, None
             temporal.popen.send_signal(signal.SIGTERM)
@@ -267,11 +289,6 @@ class DevStack:
                 temporal.popen.kill()
                 temporal.popen.wait()
             temporal.log.close()
-        if self._postgres is not None:
-            postgres, self._postgres = self._postgres, None
-            postgres.cleanup()
-        with contextlib.suppress(FileNotFoundError):
-            (self.data_dir / STACK_ENV).unlink()
 
     def _start_temporal(self) -> None:
         if not _port_is_free(self.temporal_port):

@@ -25,6 +25,7 @@ from charmelio.errors import DocumentNotFoundError, InvalidInputError
 from charmelio.settings import Settings
 from charmelio.storage.objects import ObjectNotFoundError, ObjectStore, open_object_store
 from llm_worker._extraction import extract_verified
+from llm_worker._heartbeat import call_heartbeating
 from llm_worker._openai import OpenAIExtractor
 from llm_worker._provider import ClauseExtractor
 from llm_worker._rules import RulesExtractor
@@ -34,8 +35,9 @@ class LLMActivities:
     """``llm_extract`` bound to the worker's object store and its one configured provider.
 
     The method is synchronous because the OpenAI client blocks on HTTP: the worker runs it in a
-    thread pool sized by ``llm_concurrency``. It heartbeats around the provider call, the one step
-    that can take minutes, so a worker that died mid-call is noticed by the heartbeat timeout.
+    thread pool sized by ``llm_concurrency``. It heartbeats every few seconds while the provider
+    call, the one step that can take minutes, runs, so a worker that died mid-call is noticed by
+    the heartbeat timeout (StagePolicy.LLM_HEARTBEAT), not by the 10-minute start-to-close.
     """
 
     def __init__(self, store: ObjectStore, extractor: ClauseExtractor) -> None:
@@ -47,7 +49,10 @@ class LLMActivities:
         """Extract clauses, keep only those whose quotes are in the document, store the result."""
         pages = self._read_pages(request)
         activity.heartbeat("calling provider", self._extractor.name)
-        extraction = extract_verified(pages, self._extractor, on_progress=activity.heartbeat)
+        extraction = call_heartbeating(
+            lambda on_progress: extract_verified(pages, self._extractor, on_progress=on_progress),
+            activity.heartbeat,
+        )
         activity.heartbeat("provider replied", self._extractor.name)
         result = extraction.result
         key = ObjectKeys.extraction_draft(request.extraction_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -35,6 +36,11 @@ from charmelio.settings import ConfigurationError, Settings
 from charmelio.storage.database import connect
 from charmelio.storage.objects import ObjectNotFoundError, ObjectStore, open_object_store
 from store_worker import _repository as repository
+
+# StagePolicy.STORE_RETRY allows 3 attempts; 15 s between them spans 30 s, so a database restart
+# or failover of up to ~20 s delays documents instead of failing them. Temporal stays the one retry
+# layer.
+DATABASE_UNAVAILABLE_RETRY_DELAY = timedelta(seconds=15)
 
 
 class StoreActivities:
@@ -195,9 +201,15 @@ class StoreActivities:
         self._delete_quietly(key)
 
     def _delete_quietly(self, key: str) -> None:
-        """Drafts are scratch space: failing to delete one must not fail a stored extraction."""
+        """Drafts are scratch space: failing to delete one must not fail a stored extraction.
+
+        Unreachable storage is the exception: the attempt fails with its retryable error, and the
+        next attempt, finding the extraction stored, only cleans up, so no draft is left behind.
+        """
         try:
             self._store.delete(key)
+        except StorageUnavailableError:
+            raise
         except Exception:
             activity.logger.warning("could not delete draft %s", key, exc_info=True)
 
@@ -217,7 +229,9 @@ class StoreActivities:
             if self._password:
                 message = message.replace(self._password, "***")
             raise StorageUnavailableError(
-                f"Postgres is unavailable: {message}", reason="database_unavailable"
+                f"Postgres is unavailable: {message}",
+                reason="database_unavailable",
+                next_retry_delay=DATABASE_UNAVAILABLE_RETRY_DELAY,
             ) from None
 
 

@@ -49,9 +49,10 @@ class StagePolicy:
     )
 
     # One provider call is capped by the client timeout (120 s by default); long contracts make a
-    # few calls. The activity heartbeats around each call, so the heartbeat timeout outlasts one.
+    # few calls. The activity heartbeats every 5 s while a call runs, so a worker killed mid-call
+    # is noticed in 30 s rather than minutes.
     LLM_TIMEOUT = timedelta(minutes=10)
-    LLM_HEARTBEAT = timedelta(minutes=3)
+    LLM_HEARTBEAT = timedelta(seconds=30)
     LLM_RETRY = RetryPolicy(
         maximum_attempts=3,
         initial_interval=timedelta(seconds=2),

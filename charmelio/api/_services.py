@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from charmelio.api._problems import ApiProblem, ErrorCode
+from charmelio.errors import StorageUnavailableError
 from charmelio.settings import Settings
 from charmelio.storage.objects import LocalObjectStore, ObjectStore, S3ObjectStore
 
@@ -35,7 +36,12 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 # How long a request waits for a free database connection before answering 503.
 _POOL_WAIT_SECONDS = 5.0
 # Errors that mean "object storage is unreachable or refused", as opposed to a missing key.
-STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, MinioException, Urllib3HTTPError)
+STORAGE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    MinioException,
+    Urllib3HTTPError,
+    StorageUnavailableError,  # what S3ObjectStore raises for a refused or dropped connection
+)
 # RPC statuses that mean "Temporal is not answering" rather than "your request was wrong".
 _UNAVAILABLE_RPC = {
     RPCStatusCode.UNAVAILABLE,

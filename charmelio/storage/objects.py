@@ -10,15 +10,20 @@ Layout (see `charmelio.contract.ObjectKeys`), all in one bucket or directory:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import tempfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
+import urllib3
+
+from charmelio.errors import StorageUnavailableError
 from charmelio.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +31,12 @@ if TYPE_CHECKING:
 
 _BINARY = "application/octet-stream"
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+# Temporal is the one retry layer: an unreachable object store fails the attempt at once, and the
+# next attempt waits long enough that parse's 2 attempts (and llm's and store's 3) outlast an outage
+# of about 20 s, such as a MinIO restart.
+S3_UNAVAILABLE_RETRY_DELAY = timedelta(seconds=25)
+_S3_TIMEOUT = urllib3.Timeout(connect=5, read=60)
 
 
 class ObjectNotFoundError(KeyError):
@@ -98,8 +109,30 @@ class LocalObjectStore:
         return f"local:{self.root}"
 
 
+@contextlib.contextmanager
+def _s3_reachable(bucket: str) -> Iterator[None]:
+    """Turn a refused, dropped or timed-out S3 connection into a retryable typed error."""
+    try:
+        yield
+    except (urllib3.exceptions.HTTPError, ConnectionError) as exc:
+        raise StorageUnavailableError(
+            f"object storage (bucket {bucket}) is unreachable: {type(exc).__name__}",
+            reason="object_storage_unavailable",
+            next_retry_delay=S3_UNAVAILABLE_RETRY_DELAY,
+        ) from None
+
+
+def s3_http_client() -> urllib3.PoolManager:
+    """The minio client's HTTP pool without its own retries (minio's default retries 5 times)."""
+    return urllib3.PoolManager(timeout=_S3_TIMEOUT, maxsize=10, retries=False)
+
+
 class S3ObjectStore:
-    """Objects in one S3/MinIO bucket through the `minio` client. Creates the bucket if missing."""
+    """Objects in one S3/MinIO bucket through the `minio` client. Creates the bucket if missing.
+
+    Every call that reaches the network raises `StorageUnavailableError` when the endpoint cannot
+    be reached, so the stages fail the attempt with a type Temporal retries.
+    """
 
     def __init__(self, client: Minio, bucket: str) -> None:
         self.client = client
@@ -121,60 +154,74 @@ class S3ObjectStore:
             secret_key=settings.s3_secret_key.get_secret_value(),
             secure=secure,
             region=settings.s3_region,
+            http_client=s3_http_client(),
         )
         return cls(client, settings.s3_bucket)
+
+    def _reachable(self) -> contextlib.AbstractContextManager[None]:
+        return _s3_reachable(self.bucket)
 
     def ensure_bucket(self) -> None:
         from minio.error import S3Error
 
-        if self.client.bucket_exists(self.bucket):
-            return
-        try:
-            self.client.make_bucket(self.bucket)
-        except S3Error as exc:  # another process created it between the check and the call
-            if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                raise
+        with self._reachable():
+            if self.client.bucket_exists(self.bucket):
+                return
+            try:
+                self.client.make_bucket(self.bucket)
+            except S3Error as exc:  # another process created it between the check and the call
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> None:
-        self.client.put_object(
-            self.bucket, check_key(key), io.BytesIO(data), len(data), content_type=content_type
-        )
+        with self._reachable():
+            self.client.put_object(
+                self.bucket, check_key(key), io.BytesIO(data), len(data), content_type=content_type
+            )
 
     def get_bytes(self, key: str) -> bytes:
         from minio.error import S3Error
 
-        try:
-            response = self.client.get_object(self.bucket, check_key(key))
-        except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject"):
-                raise ObjectNotFoundError(key) from None
-            raise
-        try:
-            return response.read()
-        finally:
-            response.close()
-            response.release_conn()
+        with self._reachable():
+            try:
+                response = self.client.get_object(self.bucket, check_key(key))
+            except S3Error as exc:
+                if exc.code in ("NoSuchKey", "NoSuchObject"):
+                    raise ObjectNotFoundError(key) from None
+                raise
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
 
     def exists(self, key: str) -> bool:
         from minio.error import S3Error
 
-        try:
-            self.client.stat_object(self.bucket, check_key(key))
-        except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
-                return False
-            raise
+        with self._reachable():
+            try:
+                self.client.stat_object(self.bucket, check_key(key))
+            except S3Error as exc:
+                if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                    return False
+                raise
         return True
 
     def delete(self, key: str) -> None:
-        self.client.remove_object(self.bucket, check_key(key))
+        with self._reachable():
+            self.client.remove_object(self.bucket, check_key(key))
 
     def list_keys(self, prefix: str) -> Iterator[str]:
-        for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
-            if item.object_name is not None:
-                yield item.object_name
+        # Listed in full before yielding: a connection lost midway fails the call, not the caller.
+        with self._reachable():
+            names = [
+                item.object_name
+                for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+                if item.object_name is not None
+            ]
+        yield from names
 
     def describe(self) -> str:
         return f"s3:{self.bucket}"
