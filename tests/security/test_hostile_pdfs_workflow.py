@@ -38,8 +38,10 @@ from tests.security.hostile_pdfs import (
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-# The test process hosts the workflow worker and the parse pool; the engine runs in children.
+# The test process hosts the workflow worker and the parse pool; the engine runs in children. The
+# test process already holds whatever earlier tests loaded, so for it the bound is on its growth.
 RSS_BOUND_BYTES = 400 * 1024 * 1024
+GROWTH_BOUND_BYTES = 150 * 1024 * 1024
 
 # name: (the file, the expected outcome: None when it must parse, else (error type, reason))
 HOSTILE: dict[str, tuple[Callable[[], bytes], tuple[str, str] | None]] = {
@@ -58,6 +60,7 @@ class PeakMemory:
     """Samples the RSS of this process and of its engine children (not the Temporal server)."""
 
     def __init__(self) -> None:
+        self.own_start = psutil.Process().memory_info().rss
         self.own_peak = 0
         self.child_peak = 0
         self._stop = threading.Event()
@@ -127,9 +130,10 @@ async def test_hostile_pdfs_end_after_one_attempt_and_the_pool_keeps_serving(
 
     print(
         f"\nhostile PDFs: seconds per workflow { ({k: round(v, 2) for k, v in seconds.items()}) }, "
-        f"peak RSS worker {memory.own_peak >> 20} MB, engine {memory.child_peak >> 20} MB"
+        f"worker RSS grew {(memory.own_peak - memory.own_start) >> 20} MB, "
+        f"peak engine RSS {memory.child_peak >> 20} MB"
     )
-    assert memory.own_peak < RSS_BOUND_BYTES
+    assert memory.own_peak - memory.own_start < GROWTH_BOUND_BYTES
     assert memory.child_peak < RSS_BOUND_BYTES
 
     reports = {report.document_id: report for report in recorded.failures}
