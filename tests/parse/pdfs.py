@@ -12,6 +12,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from tests.conftest import AWKWARD_PDFS, CUAD_PDFS
+from tests.pdf_objects import assemble_pdf
 
 SMALL_CONTRACT = (
     "FEDERATEDGOVERNMENTINCOMESECURITIESINC_04_28_2020_EX_99_SERV_AGREE_SERVICES_AGREEMENT"
@@ -47,19 +48,7 @@ def one_page_pdf(content_chunks: Iterable[bytes]) -> bytes:
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return assemble_pdf(objects)
 
 
 def decompression_bomb(megabytes: int = 300) -> bytes:

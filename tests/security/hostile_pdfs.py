@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+
+from tests.pdf_objects import assemble_pdf
 
 INJECTED_SCRIPT = b"app.alert('pwned'); this.exportDataObject({cName: 'payload.exe', nLaunch: 2});"
 ATTACHMENT = b"MZ\x90\x00 pretend executable: must never be opened or extracted"
 VISIBLE_LINE = "This Services Agreement is governed by the laws of the State of Delaware."
-
-
-def _pdf(objects: Sequence[bytes], root: int = 1) -> bytes:
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        root,
-        xref,
-    )
-    return bytes(out)
 
 
 def _content(line: str) -> bytes:
@@ -38,7 +22,7 @@ def _content(line: str) -> bytes:
 def javascript_and_attachment() -> bytes:
     """One page of text, a document-open JavaScript action, a named script and an attached file."""
     attachment = zlib.compress(ATTACHMENT)
-    return _pdf(
+    return assemble_pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R /OpenAction 6 0 R"
             b" /Names << /JavaScript << /Names [(init) 6 0 R] >>"
@@ -64,7 +48,7 @@ def deeply_nested(depth: int = 100_000) -> bytes:
     nested dictionaries: a recursive-descent parser without a depth limit overflows its stack."""
     arrays = b"[" * depth + b"0" + b"]" * depth
     dicts = b"<< /A " * depth + b"0" + b" >>" * depth
-    return _pdf(
+    return assemble_pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -88,7 +72,7 @@ def many_pages(count: int) -> bytes:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R"
         b" /Resources << /Font << /F1 4 0 R >> >> >>"
     )
-    return _pdf(
+    return assemble_pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % count,
