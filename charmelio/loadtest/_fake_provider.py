@@ -51,6 +51,31 @@ def plainest_value(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
     return {"array": [], "string": "", "integer": 0, "number": 0.0, "boolean": False}.get(str(kind))
 
 
+def chat_completion(
+    completion_id: str, model: str, content: str, prompt_tokens: int, completion_tokens: int
+) -> dict[str, Any]:
+    """An OpenAI chat-completion response body carrying ``content`` as the assistant's answer."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
 def estimate_tokens(text: str) -> int:
     """About four characters a token, as OpenAI's rule of thumb has it."""
     return max(1, len(text) // 4)
@@ -158,25 +183,13 @@ class _Handler(BaseHTTPRequestHandler):
         provider._count(answered=1, tokens=prompt_tokens + completion_tokens)
         self._send(
             200,
-            {
-                "id": "chatcmpl-loadtest",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", "fake"),
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content, "refusal": None},
-                        "finish_reason": "stop",
-                        "logprobs": None,
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            },
+            chat_completion(
+                "chatcmpl-loadtest",
+                body.get("model", "fake"),
+                content,
+                prompt_tokens,
+                completion_tokens,
+            ),
             provider._limit_headers(),
         )
 

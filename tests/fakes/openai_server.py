@@ -47,6 +47,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, ClassVar
 
+from charmelio.loadtest._fake_provider import chat_completion
+
 MODES = (
     "good",
     "malformed_json",
@@ -365,26 +367,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _completion(
         self, body: dict[str, Any], content: str, prompt_tokens: int, completion_tokens: int
     ) -> None:
-        fake = self.server.fake
-        reply = {
-            "id": f"chatcmpl-fake-{fake.request_count}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "fake-model"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content, "refusal": None},
-                    "finish_reason": "stop",
-                    "logprobs": None,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+        reply = chat_completion(
+            f"chatcmpl-fake-{self.server.fake.request_count}",
+            body.get("model", "fake-model"),
+            content,
+            prompt_tokens,
+            completion_tokens,
+        )
         self._send(200, reply)
 
     def _error(
