@@ -16,8 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from charmelio import __version__
 from charmelio.api import _documents, _extractions, _health
 from charmelio.api._auth import api_key_guard
+from charmelio.api._metrics import RequestMetrics
 from charmelio.api._problems import ErrorCode, Problem, install_problem_handlers, problem_responses
 from charmelio.api._services import close_services, open_services
+from charmelio.metrics import telemetry_runtime
 from charmelio.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -66,12 +68,17 @@ class _SecurityHeaders:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The API for these settings. Refuses to build without CHARMELIO_DATABASE_URL."""
+    """The API for these settings. Refuses to build without CHARMELIO_DATABASE_URL.
+
+    With CHARMELIO_METRICS_PORT set, this binds the metrics port at once (a taken port fails the
+    start, not the first scrape): build one app per process.
+    """
     settings.require_database_url()
+    runtime = telemetry_runtime(settings, component="api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await open_services(settings)
+        services = await open_services(settings, runtime)
         app.state.services = services
         try:
             yield
@@ -104,6 +111,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(_SecurityHeaders)
+    if runtime is not None:
+        app.add_middleware(RequestMetrics, meter=runtime.metric_meter)
     _with_problem_schema(app)
     return app
 

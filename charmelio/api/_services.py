@@ -20,6 +20,7 @@ from minio.error import MinioException
 from psycopg_pool import ConnectionPool, PoolTimeout
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
@@ -143,7 +144,8 @@ def open_objects(settings: Settings) -> ObjectStore:
     return LocalObjectStore(settings.storage_dir)
 
 
-async def open_services(settings: Settings) -> Services:
+async def open_services(settings: Settings, runtime: Runtime | None = None) -> Services:
+    """``runtime`` carries the process's metrics (see `charmelio.metrics.telemetry_runtime`)."""
     database_url = settings.require_database_url()
     # Lazy: the API starts, and /health answers, while Temporal is still coming up.
     temporal = await Client.connect(
@@ -151,6 +153,7 @@ async def open_services(settings: Settings) -> Services:
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         lazy=True,
+        runtime=runtime,
     )
     objects = await to_thread.run_sync(open_objects, settings)
     pool = open_database_pool(settings, database_url)

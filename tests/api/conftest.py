@@ -115,6 +115,7 @@ def api_stack(
             processes_per_pool=ALL_POOLS,
             temporal_port=free_port(),
             api_port=free_port(),
+            metrics=True,
             extra_env={"CHARMELIO_LLM_PROVIDER": "rules", "CHARMELIO_LOG_LEVEL": "INFO"},
         )
         stack.start()
