@@ -93,7 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--llm-workers", type=int, default=1)
     dev.add_argument("--store-workers", type=int, default=1)
     dev.add_argument(
-        "--metrics", action="store_true", help="each worker serves Prometheus metrics on a port"
+        "--metrics",
+        action="store_true",
+        help="each worker and the API serve Prometheus metrics on a port of their own",
     )
     dev.set_defaults(handler=_dev)
 
@@ -197,6 +199,13 @@ def _loadtest_arguments(parser: argparse.ArgumentParser) -> None:
     shape.add_argument("--rate", type=float, help="workflows started per second instead")
     parser.add_argument("--duration", type=float, default=40.0, help="seconds of load per run")
     parser.add_argument("--warmup", type=float, default=5.0, help="first seconds not counted")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the sizes this many times, alternating (1,2,1,2...); the comparison uses"
+        " each size's median",
+    )
     parser.add_argument("--output", type=Path, default=Path(".charmelio/loadtest"))
 
 
@@ -220,6 +229,7 @@ def _loadtest(args: argparse.Namespace) -> int:
                 workers=workers,
                 duration=args.duration,
                 warmup=args.warmup,
+                rounds=args.rounds,
                 load=load,
                 output_dir=args.output,
             ),

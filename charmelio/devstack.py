@@ -80,8 +80,8 @@ class DevStack:
     processes_per_pool: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(POOLS, 1))
     temporal_port: int = 7233
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    # Each worker serves Prometheus metrics on a port of its own when set; off otherwise, whatever
-    # CHARMELIO_METRICS_PORT says (one port for several processes would fail all but one).
+    # Each worker and the API serve Prometheus metrics on a port of their own when set; off
+    # otherwise, whatever CHARMELIO_METRICS_PORT says (one port for several would fail all but one).
     metrics: bool = False
     # One API process (`charmelio api`) beside the pools; its port is `api_port`, or
     # CHARMELIO_API_PORT for a stack on the default Temporal port, else a free port.
@@ -89,6 +89,9 @@ class DevStack:
     api_port: int | None = None
     # More `temporal server start-dev` arguments, e.g. ("--dynamic-config-value", "KEY=VALUE").
     temporal_args: Sequence[str] = ()
+    # Keep Temporal's state on disk (survives a restart) or only in memory: a run that starts
+    # from nothing and is thrown away, like a load test, spares the server the file writes.
+    temporal_on_disk: bool = True
     _processes: list[_Process] = field(default_factory=list, init=False)
     _temporal: _Process | None = field(default=None, init=False)
     _postgres: Any = field(default=None, init=False)
@@ -198,7 +201,13 @@ class DevStack:
         if not _port_is_free(port):
             raise StackError(f"port {port} is taken: set CHARMELIO_API_PORT to a free one")
         name = f"api-{index}"
-        env = {**self.worker_env(), **(extra_env or {})}
+        metrics_port = free_port() if self.metrics else None
+        env = {
+            **self.worker_env(),
+            "CHARMELIO_METRICS_PORT": str(metrics_port or 0),
+            "CHARMELIO_METRICS_HOST": "127.0.0.1",
+            **(extra_env or {}),
+        }
         log = (self.log_dir / f"{name}.log").open("ab")
         popen = subprocess.Popen(
             [sys.executable, "-m", "charmelio", "api", "--host", "127.0.0.1", "--port", str(port)],
@@ -207,7 +216,7 @@ class DevStack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        process = _Process(name, popen, log, url=f"http://127.0.0.1:{port}")
+        process = _Process(name, popen, log, metrics_port, url=f"http://127.0.0.1:{port}")
         self._processes.append(process)
         self._wait_for_api(process)
         return process
@@ -244,6 +253,17 @@ class DevStack:
         if process in self._processes:
             self._processes.remove(process)
         return process.popen.returncode
+
+    def process_ids(self) -> dict[str, int]:
+        """The stack's running processes by name: ``temporal``, ``postgres`` (when embedded) and
+        each worker and API process (``parse-0``...). Children (a parse engine) are not listed."""
+        ids = {p.name: p.popen.pid for p in self._processes if p.popen.poll() is None}
+        if self._temporal and self._temporal.popen.poll() is None:
+            ids["temporal"] = self._temporal.popen.pid
+        pid_file = self.data_dir / "postgres" / "postmaster.pid"
+        if self._postgres is not None and pid_file.exists():
+            ids["postgres"] = int(pid_file.read_text().split()[0])
+        return ids
 
     def check_alive(self) -> list[str]:
         """Names of stack processes that have exited."""
@@ -307,8 +327,7 @@ class DevStack:
             str(self.temporal_port),
             "--ui-port",
             str(ui_port),
-            "--db-filename",
-            str(self.data_dir / "temporal.sqlite"),
+            *self._temporal_state_args(),
             "--log-level",
             "warn",
             *self.temporal_args,
@@ -317,6 +336,11 @@ class DevStack:
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         self._temporal = _Process("temporal", popen, log)
+
+    def _temporal_state_args(self) -> tuple[str, ...]:
+        if not self.temporal_on_disk:
+            return ()
+        return ("--db-filename", str(self.data_dir / "temporal.sqlite"))
 
     def _wait_for_temporal(self) -> None:
         settings = self.settings.model_copy(update={"temporal_address": self.temporal_address})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +19,49 @@ def _ratio(new: float | None, old: float | None) -> float | None:
     return round(new / old, 3)
 
 
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def _medians(runs: list[dict[str, Any]], queue: str, figure: str) -> float | None:
+    return _median([v for run in runs if (v := run["queues"][queue][figure]) is not None])
+
+
 def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each queue's figures in the last run relative to the first: what adding processes did."""
-    if len(runs) < 2:
+    """Each queue's figures at the last pool size relative to the first: what adding processes did.
+
+    With several rounds, a size's figure is the median of its runs, and the ratio of each round's
+    pair is listed too, so the spread is in view.
+    """
+    if not runs or runs[0]["label"] == runs[-1]["label"]:
         return {}
-    first, last = runs[0], runs[-1]
-    result: dict[str, Any] = {"from": first["label"], "to": last["label"], "queues": {}}
+    first_label, last_label = runs[0]["label"], runs[-1]["label"]
+    firsts = [run for run in runs if run["label"] == first_label]
+    lasts = [run for run in runs if run["label"] == last_label]
+    result: dict[str, Any] = {
+        "from": first_label,
+        "to": last_label,
+        "rounds": min(len(firsts), len(lasts)),
+        "queues": {},
+    }
     for queue in STAGE_QUEUES:
-        old, new = first["queues"][queue], last["queues"][queue]
-        ratio = _ratio(new["throughput_per_second"], old["throughput_per_second"])
+        throughput = "throughput_per_second"
+        ratio = _ratio(_medians(lasts, queue, throughput), _medians(firsts, queue, throughput))
         result["queues"][queue] = {
             "throughput_ratio": ratio,
             "throughput_changed": ratio is not None and abs(ratio - 1) > NOISE,
-            "schedule_to_start_ms_p95": [
-                old["schedule_to_start_ms_p95"],
-                new["schedule_to_start_ms_p95"],
+            "throughput_ratio_per_round": [
+                _ratio(new["queues"][queue][throughput], old["queues"][queue][throughput])
+                for old, new in zip(firsts, lasts, strict=False)
             ],
-            "activity_ms_p50_ratio": _ratio(new["activity_ms_p50"], old["activity_ms_p50"]),
+            "schedule_to_start_ms_p95": [
+                _medians(firsts, queue, "schedule_to_start_ms_p95"),
+                _medians(lasts, queue, "schedule_to_start_ms_p95"),
+            ],
+            "activity_ms_p50_ratio": _ratio(
+                _medians(lasts, queue, "activity_ms_p50"),
+                _medians(firsts, queue, "activity_ms_p50"),
+            ),
         }
     return result
 
@@ -76,8 +103,9 @@ def write_chart(report: dict[str, Any], path: Path) -> None:
                 label=queue,
                 color=colours[queue],
             )
-        backlog_axis.set_title(f"{run['label']}: backlog (tasks)", fontsize=10)
-        throughput_axis.set_title(f"{run['label']}: completed activities/s", fontsize=10)
+        name = run["label"] + (f", round {run['round']}" if report.get("rounds", 1) > 1 else "")
+        backlog_axis.set_title(f"{name}: backlog (tasks)", fontsize=10)
+        throughput_axis.set_title(f"{name}: completed activities/s", fontsize=10)
         for axis in row:
             axis.grid(alpha=0.3)
             axis.legend(fontsize=8, loc="upper left")
@@ -85,7 +113,7 @@ def write_chart(report: dict[str, Any], path: Path) -> None:
     for axis in axes[-1]:
         axis.set_xlabel("seconds since the load started")
     figure.suptitle(f"charmelio loadtest: {report['scenario']} ({report['drive']})")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.98))
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
 
@@ -120,15 +148,27 @@ def render(report: dict[str, Any]) -> str:
             f" answered 429, {provider['tokens']} tokens; pages parsed"
             f" {run['metrics'].get('charmelio_pages_parsed_total', 0):g}"
         )
+        cpu = run.get("cpu_cores")
+        if cpu:
+            lines.append(
+                f"{'':<34} cores used: "
+                + ", ".join(f"{group} {cores:.2f}" for group, cores in cpu.items())
+                + f"; total {sum(cpu.values()):.2f} of {run['cpus']}"
+            )
     comparison = report.get("comparison")
     if comparison:
         lines.append("")
-        lines.append(f"from {comparison['from']} to {comparison['to']}:")
+        medians = f" (medians of {comparison['rounds']} rounds)" if comparison["rounds"] > 1 else ""
+        lines.append(f"from {comparison['from']} to {comparison['to']}{medians}:")
         for queue, change in comparison["queues"].items():
             verdict = "changed" if change["throughput_changed"] else "unchanged (within noise)"
+            per_round = ""
+            if comparison["rounds"] > 1:
+                ratios = ", ".join(_cell(r) for r in change["throughput_ratio_per_round"])
+                per_round = f" (rounds: {ratios})"
             lines.append(
-                f"  {queue:<12} throughput x{_cell(change['throughput_ratio'])}  {verdict};"
-                f" schedule-to-start p95 {_cell(change['schedule_to_start_ms_p95'][0])}"
+                f"  {queue:<12} throughput x{_cell(change['throughput_ratio'])}{per_round}"
+                f"  {verdict}; schedule-to-start p95 {_cell(change['schedule_to_start_ms_p95'][0])}"
                 f" -> {_cell(change['schedule_to_start_ms_p95'][1])} ms"
             )
     return "\n".join(lines)

@@ -27,6 +27,9 @@ class LoadTestRequest:
     workers: Mapping[str, Sequence[int]] | None = None
     duration: float = 40.0
     warmup: float = 5.0
+    # Each size runs this many times, sizes alternating, so a slow spell of a shared machine
+    # falls on both sides of the comparison (which takes each size's median).
+    rounds: int = 1
     sample_interval: float = 1.0
     # Replaces the load of the driven stream (the bound pool's queue, or the pipeline).
     load: Load | None = None
@@ -72,31 +75,35 @@ def run_loadtest(
     scenario = SCENARIOS[request.scenario]
     streams = _streams(request, scenario)
     sizes = _process_sizes(request, scenario)
+    if request.rounds < 1:
+        raise ValueError("rounds must be at least 1")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     output = request.output_dir.resolve()
-    runs = []
+    runs: list[dict[str, Any]] = []
     with FakeProvider(
         latency_seconds=scenario.provider_latency_seconds,
         requests_per_minute=scenario.provider_requests_per_minute,
         tokens_per_minute=scenario.provider_tokens_per_minute,
     ) as provider:
-        for index, processes in enumerate(sizes):
-            plan = RunPlan(
-                scenario=scenario,
-                processes=processes,
-                streams=streams,
-                duration=request.duration,
-                warmup=request.warmup,
-                sample_interval=request.sample_interval,
-                directory=output / f"{scenario.name}-{stamp}" / f"run-{index}",
-            )
-            runs.append(run_sync(plan, provider, log))
+        for round_index in range(request.rounds):
+            for processes in sizes:
+                plan = RunPlan(
+                    scenario=scenario,
+                    processes=processes,
+                    streams=streams,
+                    duration=request.duration,
+                    warmup=request.warmup,
+                    sample_interval=request.sample_interval,
+                    directory=output / f"{scenario.name}-{stamp}" / f"run-{len(runs)}",
+                )
+                runs.append({"round": round_index + 1, **run_sync(plan, provider, log)})
     report: dict[str, Any] = {
         "scenario": scenario.name,
         "description": scenario.description,
         "drive": request.drive,
         "duration_seconds": request.duration,
         "warmup_seconds": request.warmup,
+        "rounds": request.rounds,
         "cpus": os.cpu_count(),
         "started": stamp,
         "provider": {

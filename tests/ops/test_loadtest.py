@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 
 from charmelio.cli import main as cli_main
 from charmelio.loadtest import Load
+from charmelio.loadtest._cpu import DRIVER, cores_used, snapshot
 from charmelio.loadtest._fake_provider import FakeProvider, plainest_value
 from charmelio.loadtest._observe import Attempt, BacklogSample, percentile, queue_figures
 from charmelio.loadtest._report import compare
@@ -140,7 +144,7 @@ def test_planning_varies_one_pool_and_replaces_the_driven_load() -> None:
         Load()
 
 
-def run_figures(parse: float, llm: float) -> dict[str, Any]:
+def run_figures(parse: float, llm: float, *, processes: int) -> dict[str, Any]:
     def queue(throughput: float) -> dict[str, Any]:
         return {
             "throughput_per_second": throughput,
@@ -149,17 +153,17 @@ def run_figures(parse: float, llm: float) -> dict[str, Any]:
         }
 
     return {
-        "label": f"parse={parse}",
+        "label": f"parse={processes}",
         "queues": {"parse-queue": queue(parse), "llm-queue": queue(llm), "store-queue": queue(1)},
     }
 
 
 def test_the_comparison_flags_only_changes_beyond_noise() -> None:
-    comparison = compare([run_figures(1.0, 1.0), run_figures(1.9, 1.05)])
+    comparison = compare([run_figures(1.0, 1.0, processes=1), run_figures(1.9, 1.05, processes=2)])
     assert comparison["queues"]["parse-queue"]["throughput_ratio"] == 1.9
     assert comparison["queues"]["parse-queue"]["throughput_changed"] is True
     assert comparison["queues"]["llm-queue"]["throughput_changed"] is False
-    assert compare([run_figures(1.0, 1.0)]) == {}
+    assert compare([run_figures(1.0, 1.0, processes=1)]) == {}
 
 
 @pytest.mark.integration
@@ -226,3 +230,48 @@ def test_the_pipeline_drive_runs_whole_extractions(tmp_path: Path) -> None:
     for queue in ("parse-queue", "llm-queue", "store-queue"):
         assert run["queues"][queue]["completed"] > 0
     assert png.exists()
+
+
+def test_with_rounds_the_comparison_takes_each_sizes_median_and_lists_each_rounds_ratio() -> None:
+    # Rounds alternate the sizes; the slow spell in round 2 falls on the two-process run.
+    runs = [
+        run_figures(1.0, 1.0, processes=1),
+        run_figures(1.8, 1.0, processes=2),
+        run_figures(1.1, 1.0, processes=1),
+        run_figures(1.2, 1.0, processes=2),
+        run_figures(0.9, 1.0, processes=1),
+        run_figures(1.9, 1.0, processes=2),
+    ]
+    comparison = compare(runs)
+    assert comparison["rounds"] == 3
+    parse = comparison["queues"]["parse-queue"]
+    assert parse["throughput_ratio"] == 1.8  # median 1.8 over median 1.0, not the mean
+    assert parse["throughput_ratio_per_round"] == [1.8, 1.091, 2.111]
+    assert comparison["queues"]["llm-queue"]["throughput_ratio"] == 1.0
+
+
+def test_cpu_is_counted_per_process_tree_and_grouped_by_pool() -> None:
+    busy = "import time\nend = time.process_time() + 1.5\nwhile time.process_time() < end: pass"
+    # A pool process whose child burns CPU, as a parse worker's engine does.
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {busy!r}])",
+        ]
+    )
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        time.sleep(0.3)  # the child has started
+        before = snapshot({"parse-0": parent.pid, "store-0": idle.pid})
+        time.sleep(1.0)
+        after = snapshot({"parse-0": parent.pid, "store-0": idle.pid})
+    finally:
+        parent.wait(10)
+        idle.kill()
+        idle.wait()
+    cores = cores_used(before, after)
+    assert cores["parse"] > 0.6, cores  # the child's busy loop, counted under its pool
+    assert cores.get("store", 0.0) < 0.1, cores
+    assert DRIVER in cores
+    assert list(cores) == sorted(cores, key=lambda group: -cores[group])
