@@ -2,7 +2,8 @@
 
 Workers are pointed at the proxy instead of the server (Postgres, S3). `down()` closes the listening
 socket and every open connection, so clients see connection refused, as when the server restarts;
-`up()` listens again on the same port.
+`up()` listens again on the same port. `pause()` keeps every connection open but forwards nothing
+until `resume()`, as a server that has stopped answering: a client caught in a call stays in it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     def __enter__(self) -> TcpProxy:
         self._thread.start()
@@ -42,6 +45,12 @@ class TcpProxy:
 
     def down(self) -> None:
         self._run(self._close())
+
+    def pause(self) -> None:
+        self._loop.call_soon_threadsafe(self._flowing.clear)
+
+    def resume(self) -> None:
+        self._loop.call_soon_threadsafe(self._flowing.set)
 
     @contextlib.contextmanager
     def outage(self) -> Iterator[None]:
@@ -83,6 +92,7 @@ class TcpProxy:
         async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.IncompleteReadError):
                 while data := await source.read(65536):
+                    await self._flowing.wait()
                     sink.write(data)
                     await sink.drain()
             sink.transport.abort()

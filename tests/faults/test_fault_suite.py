@@ -246,6 +246,19 @@ def _attempts(stack: DevStack, **match: object) -> int:
     return count
 
 
+def _attempt_outcomes(stack: DevStack, activity: str) -> dict[str, int]:
+    """``{"attempt 1 completed": 29, ...}``: what a failed assertion shows about a stage."""
+    outcomes: dict[str, int] = {}
+    for log in sorted(stack.log_dir.glob("*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                record = json.loads(line)
+                if record.get("activity") == activity:
+                    key = f"{log.stem}: attempt {record.get('attempt')} {record.get('outcome')}"
+                    outcomes[key] = outcomes.get(key, 0) + 1
+    return outcomes
+
+
 def _completed(stack: DevStack, log_name: str, activity: str) -> int:
     if not (stack.log_dir / log_name).exists():
         return 0
@@ -309,9 +322,14 @@ async def _run_faults(pipeline: Pipeline, postgres: TcpProxy, s3: TcpProxy) -> N
     batch = pipeline.upload_batch(1)
     handles = await pipeline.start(batch)
     await pipeline.wait_for(
-        "a parse in progress", lambda: _completed(stack, "parse-0.log", "parse_pdf") >= 2
+        "parses under way", lambda: _completed(stack, "parse-0.log", "parse_pdf") >= 2
     )
-    await pipeline.kill_and_restart("parse", batch)
+    # A parse takes about 0.1 s and the worker is between two for a moment after each: a kill
+    # at a random time can miss every attempt. Object storage stops answering first, so the
+    # worker is caught inside an attempt, waiting on its download or upload, when it dies.
+    s3.pause()
+    await asyncio.sleep(1.0)
+    await pipeline.kill_and_restart("parse", batch, after_restart=s3.resume)
     # A request that has just arrived is still inside the provider's 1 s latency when the worker
     # is killed (the loop polls every 0.1 s), so the kill always interrupts an llm attempt.
     seen = max(pipeline.fake_llm.request_count, 2)
@@ -340,7 +358,8 @@ async def _run_faults(pipeline: Pipeline, postgres: TcpProxy, s3: TcpProxy) -> N
     )
     await pipeline.finish("crashes and restart", handles)
     for stage in _STAGES:  # each attempt killed with its worker ran again and completed
-        assert _attempts(stack, activity=stage, outcome="completed", attempt=2) > 0, stage
+        retried = _attempts(stack, activity=stage, outcome="completed", attempt=2)
+        assert retried > 0, (stage, _attempt_outcomes(stack, stage))
 
     # 2. Postgres down while documents are being stored.
     batch = pipeline.upload_batch(2)
