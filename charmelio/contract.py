@@ -174,6 +174,12 @@ class ParsedDocument(_Model):
     parse_seconds: float = Field(ge=0)
     ocr_pages: list[int] = Field(default_factory=list, description="Pages whose text is OCR")
     engine_warnings: int = Field(default=0, ge=0, description="Damage the engine worked around")
+    javascript_actions: int = Field(
+        default=0, ge=0, description="Document-level JavaScript actions; never run, only counted"
+    )
+    attachments: int = Field(
+        default=0, ge=0, description="Embedded files; their contents are not read or extracted"
+    )
 
 
 # --- llm_extract -------------------------------------------------------------------------------

@@ -194,7 +194,13 @@ def _pdfium_pages(
 ) -> Generator[Opened | Page, None, _Tally]:
     count = len(document)
     _check_page_count(count, job.max_pages)
-    yield Opened(engine=PDFIUM_ENGINE, page_count=count)
+    yield Opened(
+        engine=PDFIUM_ENGINE,
+        page_count=count,
+        # Both return -1 on error: count nothing rather than fail a readable document.
+        javascript_actions=max(0, pdfium_c.FPDFDoc_GetJavaScriptActionCount(document.raw)),
+        attachments=max(0, pdfium_c.FPDFDoc_GetAttachmentCount(document.raw)),
+    )
     tally = _Tally()
     for number in range(1, count + 1):
         text, from_ocr = _pdfium_page_text(document, number, ocr)
@@ -277,6 +283,46 @@ def _count_pypdf_logs() -> _LogCounter:
     return counter
 
 
+_log = logging.getLogger(__name__)
+# A name tree of a real contract has a few nodes; a hostile one can nest or share kids so a walk
+# would never end. Nodes past this many are not counted.
+_NAME_TREE_MAX_NODES = 10_000
+
+
+def _pypdf_names(reader: Any) -> Any:
+    """The catalog's /Names dictionary, or an empty one when it is missing or damaged."""
+    try:
+        names = reader.root_object.get("/Names")
+        names = names.get_object() if names is not None else None
+        return names if hasattr(names, "get") else {}
+    except Exception:  # a damaged catalog only means nothing is counted
+        return {}
+
+
+def _name_tree_size(root: Any) -> int:
+    """Entries of a PDF name tree (/Names pairs, /Kids followed), each node read once."""
+    size = 0
+    pending = [root] if root is not None else []
+    seen: set[tuple[int, int]] = set()
+    visited = 0
+    while pending and visited < _NAME_TREE_MAX_NODES:
+        node = pending.pop()
+        reference = getattr(node, "indirect_reference", None) or node
+        key = (getattr(reference, "idnum", -1), getattr(reference, "generation", -1))
+        if key != (-1, -1):
+            if key in seen:
+                continue
+            seen.add(key)
+        visited += 1
+        try:
+            node = node.get_object()
+            size += len(node.get("/Names") or ()) // 2
+            pending.extend(node.get("/Kids") or ())
+        except Exception:  # a damaged node only means it is not counted
+            _log.debug("name tree node %s unreadable", key, exc_info=True)
+    return size
+
+
 def _pypdf_pages(
     data: bytes, job: EngineJob, pdfium_failure: str
 ) -> Generator[Opened | Page, None, _Tally]:
@@ -309,7 +355,14 @@ def _pypdf_pages(
     except failures as exc:
         raise unreadable(exc, "opening the file") from exc
     _check_page_count(count, job.max_pages)
-    yield Opened(engine=engine, page_count=count, fallback_from=pdfium_failure)
+    names = _pypdf_names(reader)
+    yield Opened(
+        engine=engine,
+        page_count=count,
+        fallback_from=pdfium_failure,
+        javascript_actions=_name_tree_size(names.get("/JavaScript")),
+        attachments=_name_tree_size(names.get("/EmbeddedFiles")),
+    )
     tally = _Tally()
     for number in range(1, count + 1):
         try:

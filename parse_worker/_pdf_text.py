@@ -85,6 +85,8 @@ class ParseStats:
     engine_peak_rss_bytes: int = 0
     fallbacks: list[str] = field(default_factory=list)
     """Why an engine was abandoned for the next one, in order (empty when PDFium read it all)."""
+    javascript_actions: int = 0
+    attachments: int = 0
 
 
 def extract_pages(
@@ -148,6 +150,8 @@ def _pages_and_stats(outcome: EngineOutcome) -> tuple[list[PageText], ParseStats
         seconds=outcome.seconds,
         engine_peak_rss_bytes=outcome.finished.peak_rss_bytes,
         fallbacks=outcome.fallbacks,
+        javascript_actions=outcome.opened.javascript_actions,
+        attachments=outcome.opened.attachments,
     )
     return pages, stats
 

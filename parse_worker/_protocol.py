@@ -80,6 +80,10 @@ class Opened:
     page_count: int
     fallback_from: str | None = None
     """Why the previous engine was abandoned, when this is a fallback."""
+    javascript_actions: int = 0
+    """Document-level JavaScript actions (the /Names /JavaScript tree): never run, only counted."""
+    attachments: int = 0
+    """Embedded files (the /Names /EmbeddedFiles tree): their contents are not parsed."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "text": (str,),
     "ocr": (bool,),
     "engine_warnings": (int,),
+    "javascript_actions": (int,),
+    "attachments": (int,),
     "ocr_engine": (str, type(None)),
     "peak_rss_bytes": (int,),
     "kind": (str,),

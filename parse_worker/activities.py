@@ -79,6 +79,8 @@ class ParseActivities:
                 "fallbacks": stats.fallbacks,
                 "parse_ms": round(stats.seconds * 1000, 1),
                 "engine_peak_rss_mb": round(stats.engine_peak_rss_bytes / 2**20, 1),
+                "javascript_actions": stats.javascript_actions,
+                "attachments": stats.attachments,
             },
         )
 
@@ -98,6 +100,8 @@ class ParseActivities:
             parse_seconds=stats.seconds,
             ocr_pages=stats.ocr_pages,
             engine_warnings=stats.engine_warnings,
+            javascript_actions=stats.javascript_actions,
+            attachments=stats.attachments,
         )
 
 

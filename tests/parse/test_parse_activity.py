@@ -77,6 +77,8 @@ def test_page_texts_are_stored_and_stats_returned(
         "engine": expected_stats.engine,
         "ocr_pages": [],
         "engine_warnings": 0,
+        "javascript_actions": 0,
+        "attachments": 0,
     }
     assert result.engine.startswith("pdfium ")
     assert result.parse_seconds > 0

@@ -8,6 +8,7 @@ not depend on whether Tesseract is installed.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import random
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ import pytest
 from charmelio.contract import PageText, ParsedPages
 from charmelio.errors import CharmelioError, PDFParseError, PDFValidationError
 from parse_worker._engine_process import engine_for_this_thread, live_engine_pids
+from parse_worker._engines import _name_tree_size, _pypdf_names
 from parse_worker._pdf_text import ParseOptions, ParseStats, extract_pages
 from tests.conftest import AWKWARD_PDFS, FIXTURES
 from tests.parse.pdfs import (
@@ -42,6 +45,8 @@ from tests.parse.pdfs import (
     with_broken_root,
     with_false_page_count,
 )
+from tests.pdf_objects import assemble_pdf
+from tests.security.hostile_pdfs import javascript_and_attachment
 
 LIMITS: dict[str, Any] = {"max_bytes": 50 * 1024 * 1024, "max_pages": 2000}
 TEXT_ONLY = ParseOptions(ocr="off")
@@ -310,6 +315,52 @@ def test_fallback_respects_the_page_limit() -> None:
     assert exc.reason == "too_many_pages"
 
 
+# --- active content: counted, never run or read ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda data: data, with_broken_root, lambda data: with_false_page_count(data, 5)],
+    ids=["pdfium", "pypdf after pdfium refused", "pypdf after pdfium failed a page"],
+)
+def test_javascript_and_attachments_are_counted_by_whichever_engine_reads(
+    damage: Callable[[bytes], bytes],
+) -> None:
+    pages, stats = extract(damage(javascript_and_attachment()))
+    assert (stats.javascript_actions, stats.attachments) == (1, 1)
+    assert stats.engine.startswith("pdfium" if not stats.fallbacks else "pypdf")
+    assert "app.alert" not in pages[0].text
+
+
+def test_a_plain_contract_has_no_active_content() -> None:
+    _, stats = extract(cuad(SMALL_CONTRACT))
+    assert (stats.javascript_actions, stats.attachments) == (0, 0)
+
+
+def test_name_trees_are_counted_through_kids_and_a_cycle_ends() -> None:
+    from pypdf import PdfReader
+
+    leaf = b"<< /Names [(a) 9 0 R (b) 9 0 R] >>"
+    data = assemble_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles 4 0 R"
+            b" /JavaScript 6 0 R >> >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+            b"<< /Kids [5 0 R 7 0 R] >>",
+            leaf,
+            b"<< /Kids [6 0 R] >>",  # its own kid: a loop only the depth bound ends
+            b"<< /Names [(c) 9 0 R] >>",
+            b"<< >>",
+            b"<< /Type /Filespec /F (x) >>",
+        ]
+    )
+    names = _pypdf_names(PdfReader(io.BytesIO(data)))
+    assert _name_tree_size(names.get("/EmbeddedFiles")) == 3
+    assert _name_tree_size(names.get("/JavaScript")) == 0
+    assert _name_tree_size(None) == 0
+
+
 # --- guards: time, pages, crashes, cancellation ------------------------------------------------
 
 
@@ -498,3 +549,22 @@ def test_cuad_labelled_clauses_are_found_in_the_text() -> None:
     spans = [span for found in labels["labels"].values() for span in found]
     assert spans
     assert all(letters(span) in text for span in spans)
+
+
+def test_a_name_tree_sharing_its_kids_is_walked_once_per_node() -> None:
+    from pypdf import PdfReader
+
+    # Node N (objects 4..23) has kids [N+1, N+1]: walked as a tree, 2**20 visits; as a graph, 20.
+    nodes = [b"<< /Kids [%d 0 R %d 0 R] >>" % (n + 1, n + 1) for n in range(4, 23)]
+    data = assemble_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles 4 0 R >> >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+            *nodes,
+            b"<< /Names [(a) 3 0 R] >>",
+        ]
+    )
+    names = _pypdf_names(PdfReader(io.BytesIO(data)))
+    # Walked as a tree, the one leaf would be counted once per path to it (up to the node cap).
+    assert _name_tree_size(names.get("/EmbeddedFiles")) == 1

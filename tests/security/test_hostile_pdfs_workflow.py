@@ -152,6 +152,9 @@ async def test_hostile_pdfs_end_after_one_attempt_and_the_pool_keeps_serving(
             assert INJECTED_SCRIPT.decode() not in text, name
             assert ATTACHMENT.decode("latin-1")[4:] not in text, name
             assert parsed.page_count == 1, name
+            # Scripts and attached files are counted in what parse_pdf returns, never run or read.
+            active = (1, 1) if name == "javascript-and-attachment" else (0, 0)
+            assert (parsed.javascript_actions, parsed.attachments) == active, name
         else:
             error_type, reason = expected
             report = reports[document_id]
