@@ -30,12 +30,17 @@ def _group(name: str) -> str:
     return name.rsplit("-", 1)[0] if name[-1:].isdigit() else name
 
 
-def _cpu_seconds(process: psutil.Process) -> float | None:
+def _cpu_seconds(process: psutil.Process, *, with_reaped_children: bool) -> float | None:
+    """User + system seconds; with the children it has reaped, which is where short-lived
+    processes (a Postgres backend per connection) end up once they exit."""
     try:
         times = process.cpu_times()
     except psutil.Error:
         return None
-    return float(times.user + times.system)
+    used = times.user + times.system
+    if with_reaped_children:
+        used += times.children_user + times.children_system
+    return float(used)
 
 
 def snapshot(process_ids: Mapping[str, int]) -> CpuSnapshot:
@@ -51,7 +56,7 @@ def snapshot(process_ids: Mapping[str, int]) -> CpuSnapshot:
         except psutil.Error:
             continue
         for process in tree:
-            used = _cpu_seconds(process)
+            used = _cpu_seconds(process, with_reaped_children=with_children)
             if used is not None:
                 seconds[(_group(name), process.pid)] = used
     return CpuSnapshot(time.monotonic(), seconds)
@@ -60,8 +65,9 @@ def snapshot(process_ids: Mapping[str, int]) -> CpuSnapshot:
 def cores_used(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
     """Average cores each group used between the snapshots, busiest first.
 
-    A process that started in between counts from zero; one that exited in between counts
-    nothing (its last seconds are not readable), so the figures are, if anything, low.
+    A process that started in between counts from zero. One that exited in between counts through
+    the parent that reaped it when that parent is in the tree (Postgres backends, a restarted
+    parse engine); otherwise its last seconds are lost, so the figures are, if anything, low.
     """
     elapsed = after.at - before.at
     totals: dict[str, float] = {}

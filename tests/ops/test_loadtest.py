@@ -251,27 +251,44 @@ def test_with_rounds_the_comparison_takes_each_sizes_median_and_lists_each_round
 
 
 def test_cpu_is_counted_per_process_tree_and_grouped_by_pool() -> None:
-    busy = "import time\nend = time.process_time() + 1.5\nwhile time.process_time() < end: pass"
-    # A pool process whose child burns CPU, as a parse worker's engine does.
+    busy = "import time\nend = time.process_time() + 1.0\nwhile time.process_time() < end: pass"
+    spawn_busy_child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {busy!r}])"
+    # A pool process whose live child burns CPU, as a parse worker's engine does.
     parent = subprocess.Popen(
+        [sys.executable, "-c", f"import time; time.sleep(0.5); {spawn_busy_child}"]
+    )
+    # A process whose child burns CPU and exits before the window ends, as a Postgres backend.
+    reaper = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {busy!r}])",
-        ]
+            f"import sys, time; input(); {spawn_busy_child}; print('reaped', flush=True);"
+            " time.sleep(30)",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    processes = {"parse-0": parent.pid, "postgres": reaper.pid, "store-0": idle.pid}
     try:
-        time.sleep(0.3)  # the child has started
-        before = snapshot({"parse-0": parent.pid, "store-0": idle.pid})
-        time.sleep(1.0)
-        after = snapshot({"parse-0": parent.pid, "store-0": idle.pid})
+        time.sleep(0.2)
+        before = snapshot(processes)
+        assert reaper.stdin
+        assert reaper.stdout
+        reaper.stdin.write("go\n")
+        reaper.stdin.flush()
+        assert reaper.stdout.readline() == "reaped\n"
+        after = snapshot(processes)
     finally:
         parent.wait(10)
-        idle.kill()
-        idle.wait()
+        for process in (reaper, idle):
+            process.kill()
+            process.wait()
     cores = cores_used(before, after)
-    assert cores["parse"] > 0.6, cores  # the child's busy loop, counted under its pool
+    elapsed = after.at - before.at
+    assert cores["postgres"] * elapsed > 0.8, cores  # the reaped child's second of CPU
+    assert cores["parse"] * elapsed > 0.3, cores  # the live child's CPU inside the window
     assert cores.get("store", 0.0) < 0.1, cores
     assert DRIVER in cores
     assert list(cores) == sorted(cores, key=lambda group: -cores[group])
