@@ -70,15 +70,11 @@ def cores_used(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
     parse engine); otherwise its last seconds are lost, so the figures are, if anything, low.
     """
     elapsed = after.at - before.at
+    if elapsed <= 0:
+        return {}
     totals: dict[str, float] = {}
     for (group, pid), seconds in after.seconds.items():
         used = seconds - before.seconds.get((group, pid), 0.0)
         totals[group] = totals.get(group, 0.0) + max(used, 0.0)
-    return (
-        {
-            group: round(seconds / elapsed, 3)
-            for group, seconds in sorted(totals.items(), key=lambda item: -item[1])
-        }
-        if elapsed > 0
-        else {}
-    )
+    busiest_first = sorted(totals.items(), key=lambda item: -item[1])
+    return {group: round(seconds / elapsed, 3) for group, seconds in busiest_first}

@@ -44,8 +44,8 @@ def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "rounds": min(len(firsts), len(lasts)),
         "queues": {},
     }
+    throughput = "throughput_per_second"
     for queue in STAGE_QUEUES:
-        throughput = "throughput_per_second"
         ratio = _ratio(_medians(lasts, queue, throughput), _medians(firsts, queue, throughput))
         result["queues"][queue] = {
             "throughput_ratio": ratio,
