@@ -99,8 +99,19 @@ class ObjectKeys:
         return f"parsed/{validate_document_id(document_id)}/pages.json"
 
     @staticmethod
+    def extraction_workspace(extraction_id: str) -> str:
+        """Scratch space of one extraction (draft, provider replies); deleted once it ends."""
+        return f"work/{validate_extraction_id(extraction_id)}/"
+
+    @staticmethod
     def extraction_draft(extraction_id: str) -> str:
-        return f"work/{validate_extraction_id(extraction_id)}/extraction.json"
+        return f"{ObjectKeys.extraction_workspace(extraction_id)}extraction.json"
+
+    @staticmethod
+    def extraction_chunk_reply(extraction_id: str, fingerprint: str) -> str:
+        if not re.fullmatch(r"[0-9a-f]{16,64}", fingerprint):
+            raise ValueError("a chunk fingerprint is 16 to 64 lowercase hex digits")
+        return f"{ObjectKeys.extraction_workspace(extraction_id)}chunks/{fingerprint}.json"
 
     @staticmethod
     def extraction_artifact(document_id: str, extraction_id: str) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from charmelio.contract import ExtractionResult, ParsedPages
 from llm_worker._evidence import clamp_confidence, verify_evidence
-from llm_worker._provider import ClauseExtractor, ProgressCallback
+from llm_worker._provider import ChunkReplies, ClauseExtractor, ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,10 @@ def extract_verified(
     pages: ParsedPages,
     extractor: ClauseExtractor,
     on_progress: ProgressCallback | None = None,
+    replies: ChunkReplies | None = None,
 ) -> VerifiedExtraction:
     """Run the provider over the whole document and keep only what its quotes prove."""
-    output = extractor.extract(pages, on_progress=on_progress)
+    output = extractor.extract(pages, on_progress=on_progress, replies=replies)
     evidence = verify_evidence(pages, output)
     result = ExtractionResult(
         document_id=pages.document_id,

@@ -9,6 +9,7 @@ history and a provider's own error text may echo the API key.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -38,6 +39,7 @@ from llm_worker._prompt import build_messages, system_message
 from llm_worker._provider import (
     CandidateFinding,
     CandidateTopic,
+    ChunkReplies,
     ProgressCallback,
     ProviderOutput,
 )
@@ -242,20 +244,41 @@ class OpenAIExtractor:
         )
 
     def extract(
-        self, pages: ParsedPages, on_progress: ProgressCallback | None = None
+        self,
+        pages: ParsedPages,
+        on_progress: ProgressCallback | None = None,
+        replies: ChunkReplies | None = None,
     ) -> ProviderOutput:
-        """Every page is read: in one request, or in chunks whose outputs are merged."""
+        """Every page is read: in one request, or in chunks whose outputs are merged.
+
+        With ``replies``, each chunk's reply is kept as soon as it arrives and a chunk already
+        answered in an earlier attempt is not asked again (its tokens still count: they were
+        spent on this extraction).
+        """
         chunks = plan_chunks(pages, self.chunk_tokens, self.overlap_pages)
         outputs = []
         for chunk in chunks:
+            part = (chunk.number, chunk.count) if chunk.count > 1 else None
+            messages = build_messages(chunk.pages, part)
+            fingerprint = self._fingerprint(messages)
+            kept = replies.get(fingerprint) if replies is not None else None
             if on_progress is not None and chunk.count > 1:
+                verb = "kept from an earlier attempt:" if kept else "reading"
                 on_progress(
-                    f"reading part {chunk.number} of {chunk.count} "
+                    f"{verb} part {chunk.number} of {chunk.count} "
                     f"(pages {chunk.first_page}-{chunk.last_page})"
                 )
-            part = (chunk.number, chunk.count) if chunk.count > 1 else None
-            outputs.append(self._complete(build_messages(chunk.pages, part), on_progress))
+            if kept is None:
+                kept = self._complete(messages, on_progress)
+                if replies is not None:
+                    replies.put(fingerprint, kept)
+            outputs.append(kept)
         return merge_outputs(outputs)
+
+    def _fingerprint(self, messages: list[ChatCompletionMessageParam]) -> str:
+        """Same provider, model and request: the same reply may stand in for a new one."""
+        request = json.dumps([self.base_url, self.model, messages], sort_keys=True)
+        return hashlib.sha256(request.encode()).hexdigest()[:32]
 
     def _complete(
         self, messages: list[ChatCompletionMessageParam], on_progress: ProgressCallback | None

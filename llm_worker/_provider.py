@@ -54,6 +54,16 @@ ProgressCallback = Callable[[str], None]
 """Called between the steps of a long extraction (each provider call); the activity heartbeats."""
 
 
+class ChunkReplies(Protocol):
+    """Provider replies kept between the attempts of one extraction, by a fingerprint of the
+    request that produced them: a retry after a 429 on part 5 does not pay for parts 1 to 4 again.
+    """
+
+    def get(self, fingerprint: str) -> ProviderOutput | None: ...
+
+    def put(self, fingerprint: str, output: ProviderOutput) -> None: ...
+
+
 class ClauseExtractor(Protocol):
     """Reads a parsed contract and claims clauses with quotes.
 
@@ -68,5 +78,8 @@ class ClauseExtractor(Protocol):
     def model(self) -> str: ...
 
     def extract(
-        self, pages: ParsedPages, on_progress: ProgressCallback | None = None
+        self,
+        pages: ParsedPages,
+        on_progress: ProgressCallback | None = None,
+        replies: ChunkReplies | None = None,
     ) -> ProviderOutput: ...

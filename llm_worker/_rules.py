@@ -31,6 +31,7 @@ from llm_worker._preamble import (
 from llm_worker._provider import (
     CandidateFinding,
     CandidateTopic,
+    ChunkReplies,
     ProgressCallback,
     ProviderOutput,
 )
@@ -186,7 +187,10 @@ class RulesExtractor:
         return f"{RULES_MODEL}+{self._model.version}" if self._model else RULES_MODEL
 
     def extract(
-        self, pages: ParsedPages, on_progress: ProgressCallback | None = None
+        self,
+        pages: ParsedPages,
+        on_progress: ProgressCallback | None = None,
+        replies: ChunkReplies | None = None,  # one pass, in milliseconds: nothing worth keeping
     ) -> ProviderOutput:
         opening = pages.pages[:OPENING_PAGES]
         # Filed contracts may open with a cover page and a table of contents: look further.

@@ -24,6 +24,7 @@ from charmelio.contract import (
 from charmelio.errors import DocumentNotFoundError, InvalidInputError
 from charmelio.settings import Settings
 from charmelio.storage.objects import ObjectNotFoundError, ObjectStore, open_object_store
+from llm_worker._chunk_replies import StoredChunkReplies
 from llm_worker._extraction import extract_verified
 from llm_worker._heartbeat import call_heartbeating
 from llm_worker._openai import OpenAIExtractor
@@ -49,8 +50,11 @@ class LLMActivities:
         """Extract clauses, keep only those whose quotes are in the document, store the result."""
         pages = self._read_pages(request)
         activity.heartbeat("calling provider", self._extractor.name)
+        replies = StoredChunkReplies(self._store, request.extraction_id)
         extraction = call_heartbeating(
-            lambda on_progress: extract_verified(pages, self._extractor, on_progress=on_progress),
+            lambda on_progress: extract_verified(
+                pages, self._extractor, on_progress=on_progress, replies=replies
+            ),
             activity.heartbeat,
         )
         activity.heartbeat("provider replied", self._extractor.name)

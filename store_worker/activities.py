@@ -72,7 +72,7 @@ class StoreActivities:
                 created = self._save(conn, request, self._read_draft(request))
             self._remove_stale_artifacts(conn, request.document_id)
             stored = repository.find_extraction(conn, request.extraction_id)
-        self._delete_draft(request)
+        self._delete_workspace(request)
         return _outcome(request, stored, created=created)
 
     @activity.defn(name=ActivityName.RECORD_FAILURE)
@@ -96,7 +96,7 @@ class StoreActivities:
                 "extraction %s was already stored; its failure is not recorded",
                 report.extraction_id,
             )
-        self._delete_quietly(ObjectKeys.extraction_draft(report.extraction_id))
+        self._delete_scratch(report.extraction_id)
 
     def _save(
         self, conn: repository.Connection, request: StoreRequest, result: ExtractionResult
@@ -192,13 +192,25 @@ class StoreActivities:
                 if key not in keep:
                     self._store.delete(key)
 
-    def _delete_draft(self, request: StoreRequest) -> None:
+    def _delete_workspace(self, request: StoreRequest) -> None:
         key = request.extraction.result_key
         if key != ObjectKeys.extraction_draft(request.extraction_id):
-            # The request names the key; only this extraction's scratch object is ours to delete.
+            # The request names the key; only this extraction's scratch space is ours to delete.
             activity.logger.warning("not deleting %s: not the draft key of this extraction", key)
+        self._delete_scratch(request.extraction_id)
+
+    def _delete_scratch(self, extraction_id: str) -> None:
+        """The draft and the provider replies kept between llm attempts: the whole workspace."""
+        prefix = ObjectKeys.extraction_workspace(extraction_id)
+        try:
+            keys = list(self._store.list_keys(prefix))
+        except StorageUnavailableError:
+            raise
+        except Exception:
+            activity.logger.warning("could not list scratch space %s", prefix, exc_info=True)
             return
-        self._delete_quietly(key)
+        for key in keys:
+            self._delete_quietly(key)
 
     def _delete_quietly(self, key: str) -> None:
         """Drafts are scratch space: failing to delete one must not fail a stored extraction.

@@ -3,6 +3,7 @@ invalid finding ever reaches the stored draft."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -93,8 +94,10 @@ def test_a_reply_mixing_real_and_invented_quotes_keeps_only_the_real_ones(
     good = _run(object_store, _extractor(fake_openai), request)
     good_result = ExtractionResult.model_validate_json(object_store.get_bytes(good.result_key))
     fake_openai.mode = "mixed_quotes"
+    # A new extraction of the same document: one extraction would reuse the replies it kept.
+    again = request.model_copy(update={"extraction_id": str(uuid.uuid4())})
 
-    mixed = _run(object_store, _extractor(fake_openai), request)
+    mixed = _run(object_store, _extractor(fake_openai), again)
 
     result = ExtractionResult.model_validate_json(object_store.get_bytes(mixed.result_key))
     assert {f.quote for f in result.findings}.isdisjoint(INVENTED_QUOTES)

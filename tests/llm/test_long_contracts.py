@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from charmelio.contract import ExtractionResult
+from charmelio.contract import ExtractionResult, ObjectKeys, ParsedPages
+from charmelio.errors import LLMRateLimitedError
 from charmelio.settings import ConfigurationError, Settings
 from charmelio.storage.objects import ObjectStore
 from llm_worker import OpenAIExtractor
 from llm_worker._chunks import estimate_tokens
-from llm_worker._evidence import normalise
+from llm_worker._evidence import normalise, verify_evidence
+from llm_worker._provider import ProviderOutput
 from tests.fakes.openai_server import FakeOpenAIServer, contract_pages
 from tests.llm.conftest import API_KEY, CLIENT_TIMEOUT_SECONDS
 from tests.llm.cuad_pages import LARGEST
@@ -107,3 +109,58 @@ def test_a_context_too_small_for_the_instructions_is_a_configuration_error() -> 
         )
     with pytest.raises(ValidationError, match="CHARMELIO_LLM_REPLY_TOKENS"):
         Settings(_env_file=None, llm_context_tokens=20_000, llm_reply_tokens=16_000)
+
+
+def test_a_retried_attempt_asks_only_for_the_parts_not_yet_answered(
+    object_store: ObjectStore, fake_openai: FakeOpenAIServer
+) -> None:
+    pages = cuad_pages(LARGEST, "doc-resumed")
+    request = _store_pages(object_store, pages)
+    uninterrupted = _extractor(fake_openai).extract(pages)
+    parts = fake_openai.request_count
+    assert parts > 2
+    fake_openai.reset()
+
+    # Attempt 1: the provider answers two parts, then refuses the third with a 429.
+    fake_openai.script(["good", "good", "rate_limited"])
+    with pytest.raises(LLMRateLimitedError):
+        _run(object_store, _extractor(fake_openai), request)
+    assert fake_openai.request_count == 3
+    workspace = ObjectKeys.extraction_workspace(request.extraction_id)
+    assert len([k for k in object_store.list_keys(workspace) if "/chunks/" in k]) == 2
+
+    # Attempt 2 (same extraction): parts 1 and 2 are not asked again.
+    heartbeats: list[tuple[object, ...]] = []
+    summary = _run(object_store, _extractor(fake_openai), request, heartbeats)
+    assert fake_openai.request_count == 3 + parts - 2
+    sent = [contract_pages(r.body["messages"][1]["content"])[0][0] for r in fake_openai.requests]
+    assert sent[3] == sent[2]  # the refused part first, then on
+    assert sum("kept from an earlier attempt" in str(h) for h in heartbeats) == 2
+    result = ExtractionResult.model_validate_json(object_store.get_bytes(summary.result_key))
+    assert result.chunks_read == parts
+    assert len(result.findings) == len(_verified(pages, uninterrupted))
+    assert result.tokens_used == uninterrupted.tokens_used  # kept parts' tokens still count
+
+
+def test_a_kept_reply_is_used_only_for_the_same_request(
+    object_store: ObjectStore, fake_openai: FakeOpenAIServer
+) -> None:
+    pages = cuad_pages(LARGEST, "doc-other-model")
+    request = _store_pages(object_store, pages)
+    _run(object_store, _extractor(fake_openai), request)
+    first = fake_openai.request_count
+
+    workspace = ObjectKeys.extraction_workspace(request.extraction_id)
+    [kept, *_] = [k for k in object_store.list_keys(workspace) if "/chunks/" in k]
+    object_store.put_bytes(kept, b'{"findings": "not a list"}', "application/json")
+    _run(object_store, _extractor(fake_openai), request)
+    assert fake_openai.request_count == first + 1  # only the damaged reply is asked for again
+
+    other_model = _extractor(fake_openai)
+    other_model.model = "another-model"
+    _run(object_store, other_model, request)
+    assert fake_openai.request_count == 2 * first + 1  # another model: every part asked again
+
+
+def _verified(pages: ParsedPages, output: ProviderOutput) -> list[object]:
+    return list(verify_evidence(pages, output).findings)

@@ -96,6 +96,13 @@ def test_ids_object_keys_and_keys_from_them_are_refused(value: str) -> None:
         ObjectKeys.extraction_artifact(value, str(uuid.uuid4()))
     with pytest.raises(ValueError, match="invalid"):
         ObjectKeys.extraction_draft(value)
+    with pytest.raises(ValueError, match="invalid"):
+        ObjectKeys.extraction_workspace(value)
+    with pytest.raises(ValueError, match="invalid"):
+        ObjectKeys.extraction_chunk_reply(value, "0" * 32)
+    # The fingerprint half of a kept reply's key is as closed as the id half.
+    with pytest.raises(ValueError, match="fingerprint"):
+        ObjectKeys.extraction_chunk_reply(str(uuid.uuid4()), value)
 
 
 @pytest.mark.parametrize("key", HOSTILE_KEYS)

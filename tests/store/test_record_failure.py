@@ -60,10 +60,13 @@ def test_removes_the_draft_and_artifact_of_the_failed_extraction(harness: StoreH
     request = harness.draft(sample_result(DOC))
     orphan = ObjectKeys.extraction_artifact(DOC, request.extraction_id)
     harness.store.put_bytes(orphan, b"{}")  # as if a store attempt died before its commit
+    reply = ObjectKeys.extraction_chunk_reply(request.extraction_id, "a" * 32)
+    harness.store.put_bytes(reply, b"{}")  # a provider reply llm_extract kept between attempts
 
     harness.record_failure(failure(DOC, request.extraction_id, stage=Stage.STORING))
 
     assert not harness.store.exists(request.extraction.result_key)
+    assert not harness.store.exists(reply)
     assert harness.artifacts(DOC) == [kept.artifact_key]
     assert harness.statuses(DOC) == {
         kept.extraction_id: "completed",

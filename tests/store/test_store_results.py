@@ -72,6 +72,29 @@ def test_first_store_writes_rows_and_artifact_and_deletes_draft(harness: StoreHa
     assert not harness.store.exists(request.extraction.result_key)
 
 
+def test_storing_empties_the_extractions_scratch_space_and_only_its_own(
+    harness: StoreHarness,
+) -> None:
+    harness.upload(DOC)
+    request = harness.draft(sample_result(DOC))
+    other = harness.draft(sample_result(DOC))
+    for extraction_id in (request.extraction_id, other.extraction_id):
+        # Provider replies llm_extract kept between its attempts.
+        for fingerprint in ("0" * 32, "f" * 32):
+            key = ObjectKeys.extraction_chunk_reply(extraction_id, fingerprint)
+            harness.store.put_bytes(key, b"{}")
+
+    harness.store_results(request)
+
+    assert (
+        list(harness.store.list_keys(ObjectKeys.extraction_workspace(request.extraction_id))) == []
+    )
+    assert (
+        len(list(harness.store.list_keys(ObjectKeys.extraction_workspace(other.extraction_id))))
+        == 3
+    )
+
+
 def test_repeated_store_changes_nothing(harness: StoreHarness) -> None:
     harness.upload(DOC)
     request = harness.draft(sample_result(DOC))
