@@ -292,6 +292,11 @@ class ExtractionResult(_Model):
     summary: str = ""
     page_count: int = Field(default=0, ge=0)
     quotes_dropped: int = Field(default=0, ge=0)
+    fields_dropped: list[str] = Field(
+        default_factory=list,
+        description="Fields the provider filled with words the document does not contain, dropped"
+        " (``governing_law``, ``term_length``, ``parties[2]``...)",
+    )
     chunks_read: int = Field(default=1, ge=0)
     tokens_used: int | None = Field(default=None, ge=0)
 

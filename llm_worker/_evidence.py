@@ -6,17 +6,27 @@ models and PDF text disagree on exactly those details. A quote that is found is 
 document's own text at the matched offsets, and its page is taken from where it was found rather
 than from the provider's claim. A quote that is not found is dropped and counted; it never reaches
 the result.
+
+The short free-text fields a provider fills (party names, governing law, term length) are held to
+the same standard, less strictly: each of their words must be in the document (see `_grounded`),
+or the field is dropped and named in `fields_dropped`. That keeps a model from setting a value it
+invented. It does not stop a value the document itself contains: an instruction planted in the
+contract that names "Mars" makes "Mars" a word of the document. Requiring the jurisdiction to be
+inside a verified governing-law finding would, but cost a real contract with two governing-law
+clauses (one in an attached agreement) its correct value, so it is not done. The summary is the
+provider's own description and dates are written in too many ways to look up; neither is checked.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
-from charmelio.contract import TOPIC_FIELDS, ClauseFinding, ParsedPages, TopicClause
+from charmelio.contract import TOPIC_FIELDS, ClauseFinding, ParsedPages, Party, TopicClause
 from llm_worker._provider import ProviderOutput
 
 _UNIFIED = {
@@ -78,6 +88,13 @@ class EvidenceIndex:
                 origin.append(offset)
         self._normal = "".join(chars)
         self._origin = origin
+        self._words_cache: dict[str, bool] = {}
+
+    def contains_word(self, word: str) -> bool:
+        """Whether the normalised ``word`` occurs as a whole word."""
+        if word not in self._words_cache:
+            self._words_cache[word] = _has_word(self._normal, word)
+        return self._words_cache[word]
 
     def page_at(self, offset: int) -> int:
         index = max(bisect_right(self._page_starts, offset) - 1, 0)
@@ -121,6 +138,41 @@ class VerifiedEvidence:
     findings: list[ClauseFinding]
     topics: dict[str, TopicClause]
     quotes_dropped: int
+    parties: list[Party] = field(default_factory=list)
+    governing_law: str | None = None
+    term_length: str | None = None
+    fields_dropped: list[str] = field(default_factory=list)
+
+
+# Words a short field may add that its document need not contain ("the State of New York" for a
+# contract that says "New York law"); every other word of the field must be in the document.
+_GENERIC_WORDS = frozenset(
+    {"a", "an", "and", "of", "the", "law", "laws", "state", "states", "commonwealth"}
+    | {"province", "republic", "kingdom"}
+)
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _has_word(normal_text: str, word: str) -> bool:
+    return re.search(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", normal_text) is not None
+
+
+def _significant_words(value: str) -> list[str]:
+    """A number, or a word of two characters or more ("GE", "3M") that is not generic."""
+    return [
+        word
+        for word in _WORD.findall(normalise(value))
+        if word.isdigit() or (len(word) >= 2 and word not in _GENERIC_WORDS)
+    ]
+
+
+def _grounded(index: EvidenceIndex, value: str) -> bool:
+    """Whether the document contains each significant word of the value, as a whole word.
+
+    A value with no significant word (only "the State") is not evidence of anything.
+    """
+    words = _significant_words(value)
+    return bool(words) and all(index.contains_word(word) for word in words)
 
 
 def clamp_confidence(value: float) -> float:
@@ -165,4 +217,26 @@ def verify_evidence(pages: ParsedPages, output: ProviderOutput) -> VerifiedEvide
             confidence=clamp_confidence(topic.confidence),
         )
     ordered = sorted(findings.values(), key=lambda f: (f.start or 0, f.category))
-    return VerifiedEvidence(findings=ordered, topics=topics, quotes_dropped=dropped)
+    fields_dropped: list[str] = []
+    parties = []
+    for number, party in enumerate(output.parties):
+        if _grounded(index, party.name):
+            parties.append(party)
+        else:
+            fields_dropped.append(f"parties[{number}]")
+    values: dict[str, str | None] = {}
+    for name in ("governing_law", "term_length"):
+        value = getattr(output, name)
+        grounded = value is None or _grounded(index, value)
+        values[name] = value if grounded else None
+        if not grounded:
+            fields_dropped.append(name)
+    return VerifiedEvidence(
+        findings=ordered,
+        topics=topics,
+        quotes_dropped=dropped,
+        parties=parties,
+        governing_law=values["governing_law"],
+        term_length=values["term_length"],
+        fields_dropped=fields_dropped,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from charmelio.contract import CuadCategory, PageText, ParsedPages
+from charmelio.contract import CuadCategory, PageText, ParsedPages, Party
 from llm_worker._evidence import EvidenceIndex, VerifiedEvidence, normalise, verify_evidence
 from llm_worker._provider import CandidateFinding, CandidateTopic, ProviderOutput
 
@@ -133,3 +133,54 @@ def test_offsets_map_to_pages_across_separators() -> None:
 
     assert [index.page_at(offset) for offset in starts] == [1, 2, 3]
     assert index.page_at(starts[1] - 1) == 1  # inside the separator: still the page before
+
+
+def _fields(**values: object) -> VerifiedEvidence:
+    return verify_evidence(PAGES, ProviderOutput(**values))  # type: ignore[arg-type]
+
+
+def test_fields_whose_words_are_in_the_document_are_kept() -> None:
+    evidence = _fields(
+        parties=[Party(name="THE SUPPLIER", role="Supplier"), Party(name="Supplier, the")],
+        governing_law="State of Delaware",
+        term_length="monthly",
+    )
+    assert [p.name for p in evidence.parties] == ["THE SUPPLIER", "Supplier, the"]
+    assert evidence.governing_law == "State of Delaware"
+    assert evidence.term_length == "monthly"
+    assert evidence.fields_dropped == []
+    # Generic words the document need not contain: "Commonwealth", "laws".
+    assert _fields(governing_law="the laws of the Commonwealth of Delaware").governing_law
+
+
+def test_invented_or_injected_fields_are_dropped_and_named() -> None:
+    evidence = _fields(
+        parties=[Party(name="Supplier"), Party(name="Evil Corp"), Party(name="Goods Deliverer")],
+        governing_law="Atlantis",
+        term_length="99 years",
+    )
+    assert [p.name for p in evidence.parties] == ["Supplier"]
+    assert evidence.governing_law is None
+    assert evidence.term_length is None
+    assert evidence.fields_dropped == ["parties[1]", "parties[2]", "governing_law", "term_length"]
+
+
+def test_a_field_of_generic_words_or_word_fragments_is_not_evidence() -> None:
+    assert _fields(governing_law="the State").fields_dropped == ["governing_law"]
+    # "Deliver" is in the document, "Deliv" only inside it: whole words only.
+    assert _fields(governing_law="Deliv Land").fields_dropped == ["governing_law"]
+    assert _fields(governing_law="Deliv").fields_dropped == ["governing_law"]
+    assert _fields(governing_law=None).fields_dropped == []
+
+
+def test_short_names_count_when_the_document_has_them() -> None:
+    pages = ParsedPages(
+        document_id="doc-short",
+        engine="test",
+        pages=[PageText(page=1, text="This agreement between GE and 3M Company (\u201c3M\u201d).")],
+    )
+    evidence = verify_evidence(
+        pages, ProviderOutput(parties=[Party(name="GE"), Party(name="3M"), Party(name="HP")])
+    )
+    assert [p.name for p in evidence.parties] == ["GE", "3M"]
+    assert evidence.fields_dropped == ["parties[2]"]
