@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar, Self
 
 _PATHS = ("/v1/chat/completions", "/chat/completions")
 _WINDOW_SECONDS = 60.0
@@ -139,19 +139,93 @@ class _Limiter:
             return requests, tokens
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    provider: FakeProvider
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class JsonHandler(BaseHTTPRequestHandler):
+    """What every fake OpenAI-compatible server's handler shares: JSON answers, no access log."""
 
     def log_message(self, format: str, *args: Any) -> None:
         """No per-request stderr lines."""
 
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout) and left
+
+
+class ServedFake:
+    """A fake served on 127.0.0.1 (or ``address``) from a background thread.
+
+    `start()` or a context manager; its handler class reaches the instance as ``self.owner``.
+    ``_stopping`` is set before shutdown so a handler sleeping through a latency wakes at once.
+    """
+
+    handler: ClassVar[type[JsonHandler]]
+    thread_name: ClassVar[str] = "fake-server"
+
+    def __init__(self, address: tuple[str, int] = ("127.0.0.1", 0)) -> None:
+        self._address = address
+        self._stopping = threading.Event()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError(f"{type(self).__name__} is not running")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """Ends in ``/v1``, like OpenAI's."""
+        return f"http://{self._address[0]}:{self.port}/v1"
+
+    def start(self) -> Self:
+        self._stopping.clear()
+        bound = type(self.handler.__name__, (self.handler,), {"owner": self})
+        self._httpd = ThreadingHTTPServer(self._address, bound)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=self.thread_name,
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd, self._thread = None, None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _Handler(JsonHandler):
+    owner: FakeProvider
+
     def do_POST(self) -> None:
-        provider = self.server.provider
+        provider = self.owner
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         if self.path.split("?", 1)[0] not in _PATHS:
             self._send(404, _error("not_found", f"unknown path {self.path}"))
@@ -193,26 +267,16 @@ class _Handler(BaseHTTPRequestHandler):
             provider._limit_headers(),
         )
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client timed out and left
-
 
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "requests", "param": None, "code": code}}
 
 
-class FakeProvider:
+class FakeProvider(ServedFake):
     """Start with `start()` or as a context manager; `base_url` ends in ``/v1`` like OpenAI's."""
+
+    handler = _Handler
+    thread_name = "fake-provider"
 
     def __init__(
         self,
@@ -221,19 +285,11 @@ class FakeProvider:
         requests_per_minute: int | None = None,
         tokens_per_minute: int | None = None,
     ) -> None:
+        super().__init__()
         self.latency_seconds = latency_seconds
         self._limiter = _Limiter(requests_per_minute, tokens_per_minute)
         self._stats = ProviderStats()
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the provider is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def stats(self) -> ProviderStats:
         with self._lock:
@@ -242,39 +298,6 @@ class FakeProvider:
     def reset_stats(self) -> None:
         with self._lock:
             self._stats = ProviderStats()
-
-    def start(self) -> FakeProvider:
-        self._stopping.clear()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.provider = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-provider",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeProvider:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _count(
         self, *, requests: int = 0, answered: int = 0, rate_limited: int = 0, tokens: int = 0

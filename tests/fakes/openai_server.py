@@ -43,11 +43,15 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any, ClassVar
 
-from charmelio.loadtest._fake_provider import chat_completion
+from charmelio.loadtest._fake_provider import (
+    JsonHandler,
+    ServedFake,
+    chat_completion,
+    plainest_value,
+)
 
 MODES = (
     "good",
@@ -138,26 +142,6 @@ def _non_null(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def skeleton(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
-    """The plainest value the schema accepts: null where allowed, empty lists, zeros."""
-    schema = _resolve(schema, defs)
-    if "anyOf" in schema:
-        options = [_resolve(o, defs) for o in schema["anyOf"]]
-        if any(o.get("type") == "null" for o in options):
-            return None
-        return skeleton(options[0], defs)
-    if "enum" in schema:
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        if "null" in kind:
-            return None
-        kind = kind[0]
-    if kind == "object":
-        return {name: skeleton(sub, defs) for name, sub in schema.get("properties", {}).items()}
-    return {"array": [], "string": "", "integer": 0, "number": 0.0, "boolean": False}.get(str(kind))
-
-
 def contract_pages(user_message: str) -> list[tuple[int, str]]:
     """The page texts between the contract delimiters, split at the ``[page N]`` markers."""
     found = _CONTRACT.search(user_message)
@@ -191,12 +175,12 @@ class _Replies:
 
     def _item(self, schema: dict[str, Any], **values: Any) -> dict[str, Any]:
         target = _non_null(schema, self.defs)
-        item: dict[str, Any] = skeleton(target, self.defs)
+        item: dict[str, Any] = plainest_value(target, self.defs)
         item.update({k: v for k, v in values.items() if k in target.get("properties", {})})
         return item
 
     def good(self) -> dict[str, Any]:
-        answer: dict[str, Any] = skeleton(self.schema, self.defs)
+        answer: dict[str, Any] = plainest_value(self.schema, self.defs)
         findings_schema = self.properties.get("findings", {}).get("items")
         categories = set(
             _resolve(findings_schema or {}, self.defs)
@@ -284,23 +268,15 @@ class _Replies:
 # --- the server --------------------------------------------------------------------------------
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeOpenAIServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
+class _Handler(JsonHandler):
+    owner: FakeOpenAIServer
     error_bodies: ClassVar[dict[str, tuple[int, str, str]]] = {
         "rate_limited": (429, "rate_limit_exceeded", "Rate limit reached; try again later."),
         "server_error": (500, "server_error", "The server had an error processing the request."),
     }
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the per-request stderr log."""
-
     def do_POST(self) -> None:
-        fake = self.server.fake
+        fake = self.owner
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
@@ -323,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(mode, body)
 
     def _answer(self, mode: str, body: Any) -> None:
-        fake = self.server.fake
+        fake = self.owner
         if mode == "hang":
             fake._stopping.wait(fake.hang_seconds)
             self.close_connection = True
@@ -368,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
         self, body: dict[str, Any], content: str, prompt_tokens: int, completion_tokens: int
     ) -> None:
         reply = chat_completion(
-            f"chatcmpl-fake-{self.server.fake.request_count}",
+            f"chatcmpl-fake-{self.owner.request_count}",
             body.get("model", "fake-model"),
             content,
             prompt_tokens,
@@ -383,22 +359,12 @@ class _Handler(BaseHTTPRequestHandler):
         payload = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
         self._send(status, payload, headers)
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (its timeout), which some tests cause on purpose
 
-
-class FakeOpenAIServer:
+class FakeOpenAIServer(ServedFake):
     """The fake as a context manager; see the module docstring for modes and logging."""
+
+    handler = _Handler
+    thread_name = "fake-openai-server"
 
     def __init__(
         self,
@@ -413,6 +379,7 @@ class FakeOpenAIServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__((host, port))
         self.mode = mode
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
@@ -427,13 +394,9 @@ class FakeOpenAIServer:
         self.latency_seconds = latency_seconds
         self.hang_seconds = hang_seconds
         self.retry_after = retry_after
-        self._address = (host, port)
         self._lock = threading.Lock()
         self._script: deque[str] = deque()
         self._requests: list[RecordedRequest] = []
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def mode(self) -> str:
@@ -502,49 +465,6 @@ class FakeOpenAIServer:
                 self._token_bucket.level -= tokens
             self._accepted.append(Accepted(now, tokens))
             return 0.0
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("the server is not running")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self._address[0]}:{self.port}/v1"
-
-    def start(self) -> FakeOpenAIServer:
-        self._stopping.clear()
-        self._httpd = _HTTPServer(self._address, _Handler)
-        self._httpd.fake = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-openai-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stopping.set()  # releases "hang" and latency waits before shutdown waits on them
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd, self._thread = None, None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _next_mode(self) -> str:
         with self._lock:

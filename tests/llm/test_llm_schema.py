@@ -11,9 +11,9 @@ import pytest
 from pydantic import BaseModel, Field
 
 from charmelio.contract import CUAD_CATEGORIES, PageText, ParsedPages
+from charmelio.loadtest._fake_provider import plainest_value
 from llm_worker._llm_schema import LLMExtraction, response_format, strict_json_schema
 from llm_worker._prompt import build_messages, contract_tag, cuad_categories
-from tests.fakes.openai_server import skeleton
 
 _REJECTED_IN_STRICT_MODE = {"default", "format", "minLength", "maxLength", "minimum", "maximum"}
 
@@ -81,7 +81,7 @@ def test_the_schema_and_the_model_agree() -> None:
     """The plainest value the schema admits (nulls, empty lists) is valid for the model too."""
     schema = strict_json_schema(LLMExtraction)
 
-    reply = LLMExtraction.model_validate(skeleton(schema, schema.get("$defs", {})))
+    reply = LLMExtraction.model_validate(plainest_value(schema, schema.get("$defs", {})))
 
     assert reply.findings == []
     assert reply.termination is None

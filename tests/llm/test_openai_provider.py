@@ -19,12 +19,13 @@ from charmelio.errors import (
     LLMResponseError,
     LLMUnavailableError,
 )
+from charmelio.loadtest._fake_provider import plainest_value
 from charmelio.settings import Settings
 from llm_worker import OpenAIExtractor
 from llm_worker._evidence import verify_evidence
 from llm_worker._llm_schema import LLMExtraction, strict_json_schema
 from llm_worker._openai import DEFAULT_RETRY_AFTER, parse_completion, retry_after
-from tests.fakes.openai_server import FakeOpenAIServer, skeleton
+from tests.fakes.openai_server import FakeOpenAIServer
 from tests.llm.conftest import API_KEY, CLIENT_TIMEOUT_SECONDS
 
 MODEL = "fake-contract-model"
@@ -268,7 +269,7 @@ def _completion(
 
 def _minimal_reply() -> str:
     schema = strict_json_schema(LLMExtraction)
-    reply = skeleton(schema, schema["$defs"])
+    reply = plainest_value(schema, schema["$defs"])
     reply["governing_law"] = "Delaware"
     return json.dumps(reply)
 
