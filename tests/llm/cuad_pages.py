@@ -10,7 +10,8 @@ import json
 from functools import cache
 from typing import Any
 
-from charmelio.contract import PAGE_SEPARATOR, PageText, ParsedPages
+from charmelio.contract import ParsedPages
+from llm_worker.evaluation._run import pages_from_text
 from tests.conftest import FIXTURES
 
 CUAD_CONTRACTS = FIXTURES / "cuad" / "contracts"
@@ -26,22 +27,6 @@ def load_contract(slug: str) -> dict[str, Any]:
     return data
 
 
-def pseudo_pages(text: str, document_id: str = "doc-1", chars_per_page: int = 3000) -> ParsedPages:
-    pages: list[str] = []
-    current: list[str] = []
-    for paragraph in text.split(PAGE_SEPARATOR):
-        current.append(paragraph)
-        if sum(len(p) + len(PAGE_SEPARATOR) for p in current) >= chars_per_page:
-            pages.append(PAGE_SEPARATOR.join(current))
-            current = []
-    if current:
-        pages.append(PAGE_SEPARATOR.join(current))
-    return ParsedPages(
-        document_id=document_id,
-        engine="cuad-text",
-        pages=[PageText(page=number, text=page) for number, page in enumerate(pages, 1)],
-    )
-
-
 def contract_pages(slug: str, document_id: str = "doc-1") -> ParsedPages:
-    return pseudo_pages(load_contract(slug)["text"], document_id)
+    """The contract's CUAD text as pseudo-pages, cut as `charmelio eval` cuts it."""
+    return pages_from_text(load_contract(slug)["text"], document_id)
