@@ -32,7 +32,7 @@ from llm_worker import (
 )
 from llm_worker._rules import RULES_MODEL
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.llm.conftest import API_KEY, CLIENT_TIMEOUT_SECONDS
+from tests.llm.conftest import API_KEY, openai_extractor
 from tests.llm.cuad_pages import SAMPLE, contract_pages
 
 DOCUMENT_ID = "doc-flotek"
@@ -69,15 +69,6 @@ def _run(
 
 def _draft(store: ObjectStore, summary: ExtractionSummary) -> ExtractionResult:
     return ExtractionResult.model_validate_json(store.get_bytes(summary.result_key))
-
-
-def _openai(server: FakeOpenAIServer) -> OpenAIExtractor:
-    return OpenAIExtractor(
-        base_url=server.base_url,
-        model="fake-contract-model",
-        api_key=API_KEY,
-        timeout_seconds=CLIENT_TIMEOUT_SECONDS,
-    )
 
 
 def test_rules_extraction_is_written_under_the_draft_key(object_store: ObjectStore) -> None:
@@ -123,7 +114,7 @@ def test_openai_extraction_records_provider_model_and_tokens(
 ) -> None:
     request = _store_pages(object_store, contract_pages(SAMPLE, DOCUMENT_ID))
 
-    summary = _run(object_store, _openai(fake_openai), request)
+    summary = _run(object_store, openai_extractor(fake_openai), request)
 
     assert (summary.provider, summary.model) == ("openai", "fake-contract-model")
     assert summary.tokens_used is not None
@@ -147,7 +138,7 @@ def test_invented_quotes_are_counted_not_stored(
     fake_openai.mode = "bad_quotes"
     request = _store_pages(object_store, contract_pages(SAMPLE, DOCUMENT_ID))
 
-    summary = _run(object_store, _openai(fake_openai), request)
+    summary = _run(object_store, openai_extractor(fake_openai), request)
 
     result = _draft(object_store, summary)
     assert summary.quotes_dropped == result.quotes_dropped > 0
@@ -164,7 +155,7 @@ def test_provider_errors_propagate_typed_and_nothing_is_written(
     request = _store_pages(object_store, contract_pages(SAMPLE, DOCUMENT_ID))
 
     with pytest.raises(LLMRateLimitedError):
-        _run(object_store, _openai(fake_openai), request)
+        _run(object_store, openai_extractor(fake_openai), request)
 
     assert not object_store.exists(ObjectKeys.extraction_draft(request.extraction_id))
 

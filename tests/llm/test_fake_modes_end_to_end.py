@@ -17,20 +17,10 @@ from charmelio.errors import (
     LLMUnavailableError,
 )
 from charmelio.storage.objects import ObjectStore
-from llm_worker import OpenAIExtractor
 from tests.fakes.openai_server import INVENTED_QUOTES, FakeOpenAIServer
-from tests.llm.conftest import API_KEY, CLIENT_TIMEOUT_SECONDS
+from tests.llm.conftest import openai_extractor
 from tests.llm.cuad_pages import SAMPLE, contract_pages
 from tests.llm.test_activity import _run, _store_pages
-
-
-def _extractor(server: FakeOpenAIServer) -> OpenAIExtractor:
-    return OpenAIExtractor(
-        base_url=server.base_url,
-        model="fake-contract-model",
-        api_key=API_KEY,
-        timeout_seconds=CLIENT_TIMEOUT_SECONDS,
-    )
 
 
 @pytest.mark.parametrize(
@@ -56,7 +46,7 @@ def test_failures_are_typed_and_store_nothing(
     request = _store_pages(object_store, contract_pages(SAMPLE, "doc-modes"))
 
     with pytest.raises(error) as raised:
-        _run(object_store, _extractor(fake_openai), request)
+        _run(object_store, openai_extractor(fake_openai), request)
 
     assert raised.value.non_retryable is not retryable
     assert raised.value.reason == reason
@@ -73,7 +63,7 @@ def test_a_good_reply_stores_only_verified_quotes(
     pages = contract_pages(SAMPLE, "doc-modes")
     request = _store_pages(object_store, pages)
 
-    summary = _run(object_store, _extractor(fake_openai), request)
+    summary = _run(object_store, openai_extractor(fake_openai), request)
 
     result = ExtractionResult.model_validate_json(object_store.get_bytes(summary.result_key))
     text = pages.full_text()
@@ -91,13 +81,13 @@ def test_a_reply_mixing_real_and_invented_quotes_keeps_only_the_real_ones(
 ) -> None:
     pages = contract_pages(SAMPLE, "doc-modes")
     request = _store_pages(object_store, pages)
-    good = _run(object_store, _extractor(fake_openai), request)
+    good = _run(object_store, openai_extractor(fake_openai), request)
     good_result = ExtractionResult.model_validate_json(object_store.get_bytes(good.result_key))
     fake_openai.mode = "mixed_quotes"
     # A new extraction of the same document: one extraction would reuse the replies it kept.
     again = request.model_copy(update={"extraction_id": str(uuid.uuid4())})
 
-    mixed = _run(object_store, _extractor(fake_openai), again)
+    mixed = _run(object_store, openai_extractor(fake_openai), again)
 
     result = ExtractionResult.model_validate_json(object_store.get_bytes(mixed.result_key))
     assert {f.quote for f in result.findings}.isdisjoint(INVENTED_QUOTES)
@@ -111,7 +101,7 @@ def test_invented_quotes_alone_leave_an_empty_but_honest_result(
     fake_openai.mode = "bad_quotes"
     request = _store_pages(object_store, contract_pages(SAMPLE, "doc-modes"))
 
-    summary = _run(object_store, _extractor(fake_openai), request)
+    summary = _run(object_store, openai_extractor(fake_openai), request)
 
     result = ExtractionResult.model_validate_json(object_store.get_bytes(summary.result_key))
     assert result.findings == []

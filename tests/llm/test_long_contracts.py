@@ -14,7 +14,7 @@ from llm_worker._chunks import estimate_tokens
 from llm_worker._evidence import normalise, verify_evidence
 from llm_worker._provider import ProviderOutput
 from tests.fakes.openai_server import FakeOpenAIServer, contract_pages
-from tests.llm.conftest import API_KEY, CLIENT_TIMEOUT_SECONDS
+from tests.llm.conftest import openai_extractor
 from tests.llm.cuad_pages import LARGEST
 from tests.llm.cuad_pages import contract_pages as cuad_pages
 from tests.llm.test_activity import _run, _store_pages
@@ -24,14 +24,8 @@ REPLY_TOKENS = 1_000
 
 
 def _extractor(server: FakeOpenAIServer, context_tokens: int = CONTEXT_TOKENS) -> OpenAIExtractor:
-    return OpenAIExtractor(
-        base_url=server.base_url,
-        model="fake-contract-model",
-        api_key=API_KEY,
-        timeout_seconds=CLIENT_TIMEOUT_SECONDS,
-        context_tokens=context_tokens,
-        reply_tokens=REPLY_TOKENS,
-        overlap_pages=1,
+    return openai_extractor(
+        server, context_tokens=context_tokens, reply_tokens=REPLY_TOKENS, overlap_pages=1
     )
 
 

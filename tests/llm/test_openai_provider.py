@@ -26,18 +26,7 @@ from llm_worker._evidence import verify_evidence
 from llm_worker._llm_schema import LLMExtraction, strict_json_schema
 from llm_worker._openai import DEFAULT_RETRY_AFTER, parse_completion, retry_after
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.llm.conftest import API_KEY, CLIENT_TIMEOUT_SECONDS
-
-MODEL = "fake-contract-model"
-
-
-def _extractor(server: FakeOpenAIServer, base_url: str | None = None) -> OpenAIExtractor:
-    return OpenAIExtractor(
-        base_url=base_url or server.base_url,
-        model=MODEL,
-        api_key=API_KEY,
-        timeout_seconds=CLIENT_TIMEOUT_SECONDS,
-    )
+from tests.llm.conftest import API_KEY, CLIENT_TIMEOUT_SECONDS, MODEL, openai_extractor
 
 
 def _page_text(pages: ParsedPages, number: int) -> str:
@@ -47,7 +36,7 @@ def _page_text(pages: ParsedPages, number: int) -> str:
 def test_good_reply_becomes_verified_findings(
     fake_openai: FakeOpenAIServer, sample_pages: ParsedPages
 ) -> None:
-    output = _extractor(fake_openai).extract(sample_pages)
+    output = openai_extractor(fake_openai).extract(sample_pages)
 
     assert output.governing_law == "Delaware"
     assert {f.category for f in output.findings} >= {"Governing Law", "Anti-Assignment"}
@@ -64,7 +53,7 @@ def test_good_reply_becomes_verified_findings(
 def test_the_request_asks_for_strict_json_schema_once(
     fake_openai: FakeOpenAIServer, sample_pages: ParsedPages
 ) -> None:
-    _extractor(fake_openai).extract(sample_pages)
+    openai_extractor(fake_openai).extract(sample_pages)
 
     [request] = fake_openai.requests
     assert request.path == "/v1/chat/completions"
@@ -88,7 +77,7 @@ def test_unusable_replies_raise_llm_response_error(
     fake_openai.mode = mode
 
     with pytest.raises(LLMResponseError) as raised:
-        _extractor(fake_openai).extract(sample_pages)
+        openai_extractor(fake_openai).extract(sample_pages)
 
     assert raised.value.type == "LLMResponseError"
     assert raised.value.reason == reason
@@ -101,7 +90,7 @@ def test_invented_quotes_never_survive_verification(
 ) -> None:
     fake_openai.mode = "bad_quotes"
 
-    output = _extractor(fake_openai).extract(sample_pages)
+    output = openai_extractor(fake_openai).extract(sample_pages)
     evidence = verify_evidence(sample_pages, output)
 
     assert output.findings
@@ -116,7 +105,7 @@ def test_rate_limit_carries_retry_after_as_the_next_retry_delay(
     fake_openai.mode = "rate_limited"
 
     with pytest.raises(LLMRateLimitedError) as raised:
-        _extractor(fake_openai).extract(sample_pages)
+        openai_extractor(fake_openai).extract(sample_pages)
 
     assert raised.value.type == "LLMRateLimitedError"
     assert raised.value.next_retry_delay == timedelta(seconds=1)
@@ -129,7 +118,7 @@ def test_server_error_is_unavailable(
     fake_openai.mode = "server_error"
 
     with pytest.raises(LLMUnavailableError) as raised:
-        _extractor(fake_openai).extract(sample_pages)
+        openai_extractor(fake_openai).extract(sample_pages)
 
     assert raised.value.type == "LLMUnavailableError"
     assert raised.value.reason == "server_error"
@@ -143,7 +132,7 @@ def test_a_hanging_provider_times_out_as_unavailable(
     started = time.monotonic()
 
     with pytest.raises(LLMUnavailableError) as raised:
-        _extractor(fake_openai).extract(sample_pages)
+        openai_extractor(fake_openai).extract(sample_pages)
 
     assert raised.value.reason == "timeout"
     assert time.monotonic() - started < CLIENT_TIMEOUT_SECONDS + 2
@@ -156,7 +145,7 @@ def test_unauthorized_is_final_and_never_shows_the_key(
     fake_openai.mode = "unauthorized"
 
     with pytest.raises(LLMRequestError) as raised:
-        _extractor(fake_openai).extract(sample_pages)
+        openai_extractor(fake_openai).extract(sample_pages)
 
     error = raised.value
     assert error.type == "LLMRequestError"
@@ -171,7 +160,7 @@ def test_unauthorized_is_final_and_never_shows_the_key(
 def test_unknown_path_is_a_request_error(
     fake_openai: FakeOpenAIServer, sample_pages: ParsedPages
 ) -> None:
-    extractor = _extractor(fake_openai, base_url=f"http://127.0.0.1:{fake_openai.port}/v2")
+    extractor = openai_extractor(fake_openai, base_url=f"http://127.0.0.1:{fake_openai.port}/v2")
 
     with pytest.raises(LLMRequestError) as raised:
         extractor.extract(sample_pages)
@@ -182,7 +171,7 @@ def test_unknown_path_is_a_request_error(
 def test_base_url_without_v1_also_works(
     fake_openai: FakeOpenAIServer, sample_pages: ParsedPages
 ) -> None:
-    extractor = _extractor(fake_openai, base_url=f"http://127.0.0.1:{fake_openai.port}")
+    extractor = openai_extractor(fake_openai, base_url=f"http://127.0.0.1:{fake_openai.port}")
 
     extractor.extract(sample_pages)
 
@@ -208,7 +197,7 @@ def test_a_scripted_rate_limit_then_success(
 ) -> None:
     """What a Temporal retry sees: the first attempt is rate limited, the second succeeds."""
     fake_openai.script(["rate_limited", "good"])
-    extractor = _extractor(fake_openai)
+    extractor = openai_extractor(fake_openai)
 
     with pytest.raises(LLMRateLimitedError):
         extractor.extract(sample_pages)
