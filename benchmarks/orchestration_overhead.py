@@ -44,6 +44,7 @@ from charmelio.contract import (
     ExtractionSummary,
     ExtractRequest,
     FailureReport,
+    ObjectKeys,
     ParsedDocument,
     ParseRequest,
     StoredExtraction,
@@ -67,7 +68,7 @@ SLOTS = 50
 async def parse_pdf(request: ParseRequest) -> ParsedDocument:
     return ParsedDocument(
         document_id=request.document_id,
-        pages_key=f"parsed/{request.document_id}/pages.json",
+        pages_key=ObjectKeys.parsed_pages(request.document_id),
         sha256="0" * 64,
         page_count=6,
         char_count=19000,
@@ -79,7 +80,7 @@ async def parse_pdf(request: ParseRequest) -> ParsedDocument:
 @activity.defn(name=ActivityName.LLM_EXTRACT)
 async def llm_extract(request: ExtractRequest) -> ExtractionSummary:
     return ExtractionSummary(
-        result_key=f"work/{request.extraction_id}/extraction.json",
+        result_key=ObjectKeys.extraction_draft(request.extraction_id),
         provider="noop",
         model="noop",
         finding_count=0,
@@ -90,7 +91,7 @@ async def llm_extract(request: ExtractRequest) -> ExtractionSummary:
 async def store_results(request: StoreRequest) -> StoredExtraction:
     return StoredExtraction(
         extraction_id=request.extraction_id,
-        artifact_key=f"extractions/{request.document_id}/{request.extraction_id}.json",
+        artifact_key=ObjectKeys.extraction_artifact(request.document_id, request.extraction_id),
         clause_count=0,
         created=True,
     )

@@ -18,6 +18,7 @@ from charmelio.contract import (
     ActivityName,
     ExtractionSummary,
     ExtractRequest,
+    ObjectKeys,
     ParsedDocument,
     ParseRequest,
     StoredExtraction,
@@ -38,7 +39,7 @@ EXTRACTION = "3f1c8a52-8a7e-4a8e-9b61-0c3d3b1f2a10"
 def parsed() -> ParsedDocument:
     return ParsedDocument(
         document_id=DOCUMENT,
-        pages_key=f"parsed/{DOCUMENT}/pages.json",
+        pages_key=ObjectKeys.parsed_pages(DOCUMENT),
         sha256="0" * 64,
         page_count=7,
         char_count=7000,
@@ -49,7 +50,7 @@ def parsed() -> ParsedDocument:
 
 def summary() -> ExtractionSummary:
     return ExtractionSummary(
-        result_key=f"work/{EXTRACTION}/extraction.json",
+        result_key=ObjectKeys.extraction_draft(EXTRACTION),
         provider="openai",
         model="fake",
         finding_count=3,

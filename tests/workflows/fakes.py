@@ -22,6 +22,7 @@ from charmelio.contract import (
     ExtractionSummary,
     ExtractRequest,
     FailureReport,
+    ObjectKeys,
     ParsedDocument,
     ParseRequest,
     StoredExtraction,
@@ -48,7 +49,7 @@ class Calls:
 def parsed_for(request: ParseRequest) -> ParsedDocument:
     return ParsedDocument(
         document_id=request.document_id,
-        pages_key=f"parsed/{request.document_id}/pages.json",
+        pages_key=ObjectKeys.parsed_pages(request.document_id),
         sha256="0" * 64,
         page_count=3,
         char_count=1200,
@@ -86,7 +87,7 @@ def fakes(
         if llm:
             llm(calls)
         return ExtractionSummary(
-            result_key=f"work/{request.extraction_id}/extraction.json",
+            result_key=ObjectKeys.extraction_draft(request.extraction_id),
             provider="fake",
             model="fake-1",
             finding_count=2,
@@ -100,7 +101,7 @@ def fakes(
             store(calls)
         return StoredExtraction(
             extraction_id=request.extraction_id,
-            artifact_key=f"extractions/{request.document_id}/{request.extraction_id}.json",
+            artifact_key=ObjectKeys.extraction_artifact(request.document_id, request.extraction_id),
             clause_count=2,
             created=True,
         )
