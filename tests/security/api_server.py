@@ -24,18 +24,23 @@ def serving(settings: Settings) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the API did not start")
-        time.sleep(0.05)
+    wait_until_healthy(url)
     try:
         yield url
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def wait_until_healthy(url: str, timeout: float = 30.0) -> None:
+    """Return once ``url``/health answers 200; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the API at {url} did not answer /health within {timeout:g} s")
+        time.sleep(0.05)

@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -45,6 +44,7 @@ from charmelio.contract import (
 from charmelio.devstack import free_port
 from charmelio.storage.objects import LocalObjectStore
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.security.api_server import wait_until_healthy
 from workflows import ExtractionWorkflow
 
 OPENAI_KEY = f"sk-secret-{uuid.uuid4().hex}"
@@ -263,18 +263,6 @@ def test_the_api_key_is_required_and_never_echoed_or_logged(
     for text in [*seen, out, err]:
         assert_no_secret(text, "the API's answers and logs")
         assert guess not in text
-
-
-def wait_until_healthy(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize(
