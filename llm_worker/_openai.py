@@ -251,11 +251,13 @@ class OpenAIExtractor:
     ) -> ProviderOutput:
         """Every page is read: in one request, or in chunks whose outputs are merged.
 
-        With ``replies``, each chunk's reply is kept as soon as it arrives and a chunk already
-        answered in an earlier attempt is not asked again (its tokens still count: they were
-        spent on this extraction).
+        With ``replies`` and more than one chunk, each chunk's reply is kept as soon as it
+        arrives, and a chunk answered in an earlier attempt is not asked again (its tokens still
+        count: they were spent on this extraction).
         """
         chunks = plan_chunks(pages, self.chunk_tokens, self.overlap_pages)
+        if len(chunks) == 1:
+            replies = None  # a retry would ask once either way: no storage round trips for it
         outputs = []
         for chunk in chunks:
             part = (chunk.number, chunk.count) if chunk.count > 1 else None

@@ -158,3 +158,12 @@ def test_a_kept_reply_is_used_only_for_the_same_request(
 
 def _verified(pages: ParsedPages, output: ProviderOutput) -> list[object]:
     return list(verify_evidence(pages, output).findings)
+
+
+def test_a_contract_read_in_one_request_keeps_no_reply(
+    object_store: ObjectStore, fake_openai: FakeOpenAIServer
+) -> None:
+    request = _store_pages(object_store, cuad_pages(LARGEST, "doc-one-request"))
+    summary = _run(object_store, _extractor(fake_openai, context_tokens=400_000), request)
+    workspace = ObjectKeys.extraction_workspace(request.extraction_id)
+    assert list(object_store.list_keys(workspace)) == [summary.result_key]
