@@ -93,6 +93,7 @@ class DevStack:
     # from nothing and is thrown away, like a load test, spares the server the file writes.
     temporal_on_disk: bool = True
     _processes: list[_Process] = field(default_factory=list, init=False)
+    _ports_given: set[int] = field(default_factory=set, init=False)
     _temporal: _Process | None = field(default=None, init=False)
     _postgres: Any = field(default=None, init=False)
     database_url: str = field(default="", init=False)
@@ -168,7 +169,7 @@ class DevStack:
         if pool not in POOLS:
             raise ValueError(f"unknown pool {pool!r}")
         name = f"{pool}-{index}"
-        metrics_port = free_port() if self.metrics else None
+        metrics_port = self._new_port() if self.metrics else None
         env = self.worker_env()
         env["CHARMELIO_METRICS_PORT"] = str(metrics_port or 0)
         env["CHARMELIO_METRICS_HOST"] = "127.0.0.1"
@@ -197,11 +198,11 @@ class DevStack:
     ) -> _Process:
         """Start `charmelio api` and wait until it answers /health."""
         if port is None:
-            port = self.settings.api_port if self.temporal_port == 7233 else free_port()
+            port = self.settings.api_port if self.temporal_port == 7233 else self._new_port()
         if not _port_is_free(port):
             raise StackError(f"port {port} is taken: set CHARMELIO_API_PORT to a free one")
         name = f"api-{index}"
-        metrics_port = free_port() if self.metrics else None
+        metrics_port = self._new_port() if self.metrics else None
         env = {
             **self.worker_env(),
             "CHARMELIO_METRICS_PORT": str(metrics_port or 0),
@@ -253,6 +254,18 @@ class DevStack:
         if process in self._processes:
             self._processes.remove(process)
         return process.popen.returncode
+
+    def _new_port(self) -> int:
+        """A free port that this stack has not handed out yet.
+
+        `free_port` releases its probe at once, so two calls can return the same port before
+        either process binds it: seen in CI as the Temporal UI given the frontend's port.
+        """
+        taken = {self.temporal_port, *self._ports_given}
+        while (port := free_port()) in taken:
+            pass
+        self._ports_given.add(port)
+        return port
 
     def process_ids(self) -> dict[str, int]:
         """The stack's running processes by name: ``temporal``, ``postgres`` (when embedded) and
@@ -316,7 +329,7 @@ class DevStack:
                 f"port {self.temporal_port} is taken: is another Temporal server or stack running?"
             )
         log = (self.log_dir / "temporal.log").open("ab")
-        ui_port = self.settings.temporal_ui_port if self.temporal_port == 7233 else free_port()
+        ui_port = self.settings.temporal_ui_port if self.temporal_port == 7233 else self._new_port()
         command = [
             temporal_binary(),
             "server",
