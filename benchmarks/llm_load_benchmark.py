@@ -33,13 +33,13 @@ from typing import Any
 
 from temporalio.client import WorkflowFailureError
 
-from charmelio.devstack import DevStack, free_port
 from charmelio.documents import upload_pdf
 from charmelio.settings import Settings
 from charmelio.starter import start_extraction
 from charmelio.storage.objects import open_object_store
 from charmelio.worker_runtime import connect
-from tests.fakes.openai_server import Accepted, FakeOpenAIServer
+from operator_tools.devstack import DevStack, free_port
+from operator_tools.fakes.openai_server import Accepted, FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PDFS = ROOT / "tests" / "fixtures" / "cuad" / "pdfs"
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def ratio(rates: tuple[float, float, float]) -> float:
         rpm, tpm, _ = rates
-        return tpm / args.tpm if binding == "tokens/min" else rpm / args.rpm
+        return float(tpm / args.tpm if binding == "tokens/min" else rpm / args.rpm)
 
     queue = f"{args.queue_rps:g}/s" if args.queue_rps else "none"
     lines = [

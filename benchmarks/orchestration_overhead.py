@@ -51,10 +51,10 @@ from charmelio.contract import (
     StoreRequest,
     TaskQueue,
 )
-from charmelio.devstack import temporal_binary
 from charmelio.logs import JsonFormatter
 from charmelio.settings import Settings
 from charmelio.worker_runtime import PoolSpec, build_worker
+from operator_tools.devstack import temporal_binary
 from workflows.extraction import ExtractionWorkflow
 
 StartOne = Callable[[Client], Awaitable[Any]]

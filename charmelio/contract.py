@@ -56,7 +56,15 @@ class ErrorType(StrEnum):
     STORAGE_UNAVAILABLE = "StorageUnavailableError"
 
 
-WORKFLOW_TYPE = "ExtractionWorkflow"
+class WorkflowType(StrEnum):
+    EXTRACTION = "ExtractionWorkflow"
+
+
+class QueryName(StrEnum):
+    CURRENT_STAGE = "current_stage"
+
+
+WORKFLOW_TYPE = WorkflowType.EXTRACTION
 WORKFLOW_ID_PREFIX = "extraction-"
 
 _DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from charmelio.contract import ErrorType
 
@@ -23,6 +23,9 @@ class CharmelioError(ApplicationError):
 
     error_type: ClassVar[ErrorType]
     always_final: ClassVar[bool] = False
+    # An expected answer about the input (an encrypted PDF), not a fault: the SDK then logs it at
+    # DEBUG without a traceback, and the worker's one line per attempt says what happened.
+    benign: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -39,6 +42,11 @@ class CharmelioError(ApplicationError):
             type=self.error_type.value,
             non_retryable=self.always_final,
             next_retry_delay=next_retry_delay,
+            category=(
+                ApplicationErrorCategory.BENIGN
+                if self.benign
+                else ApplicationErrorCategory.UNSPECIFIED
+            ),
         )
         self.reason = reason
 
@@ -47,22 +55,26 @@ class PDFValidationError(CharmelioError):
     """The file is not a PDF we accept (not a PDF, empty, too big, encrypted, no text)."""
 
     error_type = ErrorType.PDF_VALIDATION
+    benign = True
 
 
 class PDFParseError(CharmelioError):
     """The file claims to be a PDF but no engine could read it."""
 
     error_type = ErrorType.PDF_PARSE
+    benign = True
 
 
 class DocumentNotFoundError(CharmelioError):
     error_type = ErrorType.DOCUMENT_NOT_FOUND
     always_final = True
+    benign = True
 
 
 class InvalidInputError(CharmelioError):
     error_type = ErrorType.INVALID_INPUT
     always_final = True
+    benign = True
 
 
 class LLMRequestError(CharmelioError):

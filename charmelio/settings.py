@@ -6,12 +6,17 @@ place and a typo fails at start-up rather than in the middle of a document.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CHARMELIO_"
+DEFAULT_DATA_DIR = Path(".charmelio")
+# Written by a running embedded stack into its data directory, so other commands find it.
+STACK_ENV = "stack.env"
 
 
 class ConfigurationError(RuntimeError):
@@ -20,9 +25,10 @@ class ConfigurationError(RuntimeError):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="CHARMELIO_",
-        # stack.env is written by a running `charmelio dev`, so other commands find that stack.
-        env_file=(".charmelio/stack.env", ".env"),
+        env_prefix=ENV_PREFIX,
+        # stack.env is written by a running `charmelio dev`, so other commands find that stack;
+        # `load_settings(data_dir=...)` reads the one of another data directory.
+        env_file=(DEFAULT_DATA_DIR / STACK_ENV, ".env"),
         env_file_encoding="utf-8",
         extra="ignore",
     )
@@ -92,9 +98,12 @@ class Settings(BaseSettings):
     parse_page_timeout_seconds: float = Field(default=30.0, gt=0)
     parse_memory_limit_mb: int = Field(default=512, ge=128)
 
-    # The embedded stack (`charmelio dev`)
-    data_dir: Path = Path(".charmelio")
-    temporal_ui_port: int = 8233
+    # The embedded stack (`charmelio dev`). Its Temporal frontend listens on the port of
+    # CHARMELIO_TEMPORAL_ADDRESS; each port here and there is the one tried first: when another
+    # program holds it, the stack takes a free one, prints it and writes it into stack.env.
+    # (Its embedded Postgres listens on a Unix socket in the data directory, on no TCP port.)
+    data_dir: Path = DEFAULT_DATA_DIR
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
 
     # The HTTP API and viewer (`charmelio api`). With a key set, every /api route requires it.
     api_host: str = "127.0.0.1"
@@ -132,8 +141,9 @@ class Settings(BaseSettings):
             raise ValueError("llm_provider=openai needs CHARMELIO_OPENAI_BASE_URL")
         if self.llm_reply_tokens * 2 > self.llm_context_tokens:
             raise ValueError(
-                "CHARMELIO_LLM_REPLY_TOKENS must leave at least half of "
-                "CHARMELIO_LLM_CONTEXT_TOKENS for the contract"
+                f"CHARMELIO_LLM_REPLY_TOKENS ({self.llm_reply_tokens}) must be at most half of "
+                f"CHARMELIO_LLM_CONTEXT_TOKENS ({self.llm_context_tokens}), leaving the rest for "
+                "the instructions and the contract"
             )
         # An empty key most likely comes from an unset variable in a template; treating it as
         # "no auth" would silently open the API, so it is refused instead.
@@ -163,6 +173,42 @@ class Settings(BaseSettings):
         return self.database_url.get_secret_value()
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each offending ``CHARMELIO_*`` variable and the rule it breaks."""
+    problems = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        location = "_".join(str(part) for part in item["loc"])
+        if location:
+            value = item.get("input")
+            shown = "" if isinstance(value, dict) or value is None else f"={str(value)[:60]}"
+            problems.append(f"{ENV_PREFIX}{location.upper()}{shown}: {message}")
+        else:
+            problems.append(message)
+    return "; ".join(problems)
+
+
+def stack_env_path(data_dir: Path | str | None = None) -> Path:
+    """Where a running embedded stack of ``data_dir`` (default: CHARMELIO_DATA_DIR, then
+    ``.charmelio``) has written its settings."""
+    chosen = data_dir or os.environ.get(f"{ENV_PREFIX}DATA_DIR") or DEFAULT_DATA_DIR
+    return Path(chosen) / STACK_ENV
+
+
+def load_settings(
+    *, data_dir: Path | str | None = None, stack_env: bool = True, **values: Any
+) -> Settings:
+    """The settings, with a `ConfigurationError` of one line instead of a pydantic traceback.
+
+    ``stack_env=False`` ignores a running stack's ``stack.env`` (a stack about to start must not
+    read the settings of an earlier one). ``values`` override the environment.
+    """
+    env_files: tuple[Path | str, ...] = (".env",)
+    if stack_env:
+        env_files = (stack_env_path(data_dir), ".env")
+    if data_dir is not None:
+        values.setdefault("data_dir", Path(data_dir))
+    try:
+        return Settings(_env_file=env_files, **values)
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from None

@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 from charmelio.contract import (
     WORKFLOW_TYPE,
     ExtractionCompleted,
+    QueryName,
     Stage,
     TaskQueue,
     workflow_id_for,
@@ -50,7 +51,7 @@ async def follow(
     try:
         while not result.done():
             try:
-                stage = await handle.query("current_stage", result_type=str)
+                stage = await handle.query(QueryName.CURRENT_STAGE, result_type=str)
             except RPCError:
                 stage = last  # no workflow worker has picked it up yet
             if stage and stage != last:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,8 @@ from tenacity import (
 )
 
 from charmelio.metrics import StageMetrics, telemetry_runtime
-from charmelio.settings import Settings
+from charmelio.settings import ConfigurationError, Settings, load_settings
+from charmelio.stages import PoolName
 
 _log = logging.getLogger("charmelio.worker")
 _activity_log = logging.getLogger("charmelio.activity")
@@ -167,6 +169,28 @@ def build_worker(
         max_concurrent_workflow_tasks=spec.concurrency,
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
     )
+
+
+def run_pool(pool: PoolName, build: Callable[[Settings], PoolSpec]) -> int:
+    """A pool process's main (``python -m parse_worker``, ``charmelio worker parse``): settings,
+    logging, the pool's own spec, then `run_worker` until a signal.
+
+    A configuration error is one line on stderr and exit status 2, never a traceback: it is the
+    operator's to fix, and a supervisor restarting the process would only print it again.
+    """
+    from charmelio.logs import configure_logging
+
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level, pool=pool.value)
+        spec = build(settings)
+        asyncio.run(run_worker(spec, settings))
+    except ConfigurationError as exc:
+        print(f"charmelio {pool.value} worker: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 async def run_worker(spec: PoolSpec, settings: Settings) -> None:

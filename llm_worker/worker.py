@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from charmelio.contract import TaskQueue
 from charmelio.settings import Settings
+from charmelio.stages import QUEUE_OF_POOL, PoolName
 from charmelio.worker_runtime import PoolSpec
 from llm_worker.activities import activities_for
 
@@ -31,8 +31,8 @@ def pool_spec(settings: Settings) -> PoolSpec:
     # is what a provider's rate limit needs; a per-process limit would scale with the pool. Request
     # and token limits per minute are shared through Postgres (llm_worker._budget).
     return PoolSpec(
-        name="llm",
-        task_queue=TaskQueue.LLM.value,
+        name=PoolName.LLM,
+        task_queue=QUEUE_OF_POOL[PoolName.LLM].value,
         concurrency=settings.llm_concurrency,
         activities=activities_for(settings),
         queue_rate_limit=settings.llm_rate_limit_per_second,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from charmelio.contract import TaskQueue
 from charmelio.settings import ConfigurationError, Settings
+from charmelio.stages import QUEUE_OF_POOL, PoolName
 from charmelio.worker_runtime import PoolSpec
 from parse_worker._ocr import OcrUnavailable, find_tesseract
 from parse_worker.activities import activities_for
@@ -24,8 +24,8 @@ def check_ocr(settings: Settings) -> None:
 
 def pool_spec(settings: Settings) -> PoolSpec:
     return PoolSpec(
-        name="parse",
-        task_queue=TaskQueue.PARSE.value,
+        name=PoolName.PARSE,
+        task_queue=QUEUE_OF_POOL[PoolName.PARSE].value,
         concurrency=settings.parse_concurrency,
         activities=activities_for(settings),
         on_start=[lambda: check_ocr(settings)],

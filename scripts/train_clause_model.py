@@ -40,8 +40,8 @@ from charmelio.contract import CUAD_CATEGORIES
 from llm_worker import RulesExtractor
 from llm_worker._clause_model import FORMAT_VERSION, MODEL_FILE, ClauseModel, sentence_features
 from llm_worker._rules import clause_sentences
-from llm_worker.evaluation import CuadContract, evaluate, read_training_file, render, words
-from llm_worker.evaluation._run import document_id_for, pages_from_text
+from operator_tools.evaluation import CuadContract, evaluate, read_training_file, render, words
+from operator_tools.evaluation._run import document_id_for, pages_from_text
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "llm_worker" / "models" / MODEL_FILE

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from charmelio.contract import TaskQueue
 from charmelio.settings import Settings
+from charmelio.stages import QUEUE_OF_POOL, PoolName
 from charmelio.storage.database import migrate
 from charmelio.worker_runtime import PoolSpec
 from store_worker.activities import activities_for
@@ -12,8 +12,8 @@ from store_worker.activities import activities_for
 def pool_spec(settings: Settings) -> PoolSpec:
     database_url = settings.require_database_url()
     return PoolSpec(
-        name="store",
-        task_queue=TaskQueue.STORE.value,
+        name=PoolName.STORE,
+        task_queue=QUEUE_OF_POOL[PoolName.STORE].value,
         concurrency=settings.store_concurrency,
         activities=activities_for(settings),
         # Concurrent starts are safe: migrations take an advisory lock.

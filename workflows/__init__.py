@@ -1,5 +1,5 @@
 """Workflow definitions. Imports only temporalio, pydantic and the stage contract."""
 
-from workflows.extraction import ExtractionWorkflow, StagePolicy
+from workflows.extraction import ExtractionWorkflow
 
-__all__ = ["ExtractionWorkflow", "StagePolicy"]
+__all__ = ["ExtractionWorkflow"]

@@ -7,17 +7,15 @@ the size of the contract.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from charmelio import stages
     from charmelio.contract import (
-        ActivityName,
         ErrorType,
         ExtractionCompleted,
         ExtractionSummary,
@@ -25,49 +23,16 @@ with workflow.unsafe.imports_passed_through():
         FailureReport,
         ParsedDocument,
         ParseRequest,
+        QueryName,
         Stage,
         StoredExtraction,
         StoreRequest,
-        TaskQueue,
+        WorkflowType,
         validate_document_id,
     )
+    from charmelio.stages import StageSpec
 
 _Result = TypeVar("_Result", bound=BaseModel)
-
-
-class StagePolicy:
-    """Timeouts and retries per stage, and why each timeout is what it is."""
-
-    # The parse engine runs at hundreds of pages per second and refuses a document that overruns
-    # its own 8-minute budget with a typed error; 10 minutes leaves room for that answer to arrive.
-    # The stage heartbeats every second, so a dead worker is noticed in 10 s, not 10 minutes.
-    PARSE_TIMEOUT = timedelta(minutes=10)
-    PARSE_HEARTBEAT = timedelta(seconds=10)
-    PARSE_RETRY = RetryPolicy(
-        maximum_attempts=2,
-        non_retryable_error_types=[ErrorType.PDF_PARSE.value, ErrorType.PDF_VALIDATION.value],
-    )
-
-    # One provider call is capped by the client timeout (120 s by default); long contracts make a
-    # few calls. The activity heartbeats every 5 s while a call runs, so a worker killed mid-call
-    # is noticed in 30 s rather than minutes.
-    LLM_TIMEOUT = timedelta(minutes=10)
-    LLM_HEARTBEAT = timedelta(seconds=30)
-    LLM_RETRY = RetryPolicy(
-        maximum_attempts=3,
-        initial_interval=timedelta(seconds=2),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=30),
-    )
-
-    # One artifact write and one short transaction take well under a second. 30 s absorbs a slow
-    # database, and bounds how long a document waits after its store worker dies mid-attempt.
-    STORE_TIMEOUT = timedelta(seconds=30)
-    STORE_RETRY = RetryPolicy(maximum_attempts=3)
-
-    # Recording a failure is the last word on a document: retry it harder than a normal store.
-    RECORD_FAILURE_TIMEOUT = timedelta(minutes=1)
-    RECORD_FAILURE_RETRY = RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30))
 
 
 class StageFailed(Exception):
@@ -93,12 +58,12 @@ def _reason(error: ApplicationError) -> str | None:
     return None
 
 
-@workflow.defn(name="ExtractionWorkflow")
+@workflow.defn(name=WorkflowType.EXTRACTION)
 class ExtractionWorkflow:
     def __init__(self) -> None:
         self._stage = Stage.STARTING
 
-    @workflow.query(name="current_stage")
+    @workflow.query(name=QueryName.CURRENT_STAGE)
     def current_stage(self) -> str:
         return self._stage.value
 
@@ -116,28 +81,15 @@ class ExtractionWorkflow:
         workflow_id = workflow.info().workflow_id
         try:
             parsed = await self._call(
-                Stage.PARSING,
-                ActivityName.PARSE_PDF,
-                ParseRequest(document_id=document_id),
-                ParsedDocument,
-                task_queue=TaskQueue.PARSE,
-                start_to_close=StagePolicy.PARSE_TIMEOUT,
-                heartbeat=StagePolicy.PARSE_HEARTBEAT,
-                retry=StagePolicy.PARSE_RETRY,
+                stages.PARSE, ParseRequest(document_id=document_id), ParsedDocument
             )
             summary = await self._call(
-                Stage.EXTRACTING,
-                ActivityName.LLM_EXTRACT,
+                stages.EXTRACT,
                 ExtractRequest(document_id=document_id, extraction_id=extraction_id, parsed=parsed),
                 ExtractionSummary,
-                task_queue=TaskQueue.LLM,
-                start_to_close=StagePolicy.LLM_TIMEOUT,
-                heartbeat=StagePolicy.LLM_HEARTBEAT,
-                retry=StagePolicy.LLM_RETRY,
             )
             await self._call(
-                Stage.STORING,
-                ActivityName.STORE_RESULTS,
+                stages.STORE,
                 StoreRequest(
                     extraction_id=extraction_id,
                     document_id=document_id,
@@ -146,10 +98,6 @@ class ExtractionWorkflow:
                     extraction=summary,
                 ),
                 StoredExtraction,
-                task_queue=TaskQueue.STORE,
-                start_to_close=StagePolicy.STORE_TIMEOUT,
-                heartbeat=None,
-                retry=StagePolicy.STORE_RETRY,
             )
         except StageFailed as failed:
             await self._record_failure(document_id, extraction_id, workflow_id, failed)
@@ -164,37 +112,29 @@ class ExtractionWorkflow:
         return ExtractionCompleted(document_id=document_id, extraction_id=extraction_id)
 
     async def _call(
-        self,
-        stage: Stage,
-        activity: ActivityName,
-        request: BaseModel,
-        result_type: type[_Result],
-        *,
-        task_queue: TaskQueue,
-        start_to_close: timedelta,
-        heartbeat: timedelta | None,
-        retry: RetryPolicy,
+        self, spec: StageSpec, request: BaseModel, result_type: type[_Result]
     ) -> _Result:
-        self._stage = stage
+        self._stage = spec.stage
         try:
             result: Any = await workflow.execute_activity(
-                activity.value,
+                spec.activity.value,
                 request,
-                task_queue=task_queue.value,
+                task_queue=spec.queue.value,
                 result_type=result_type,
-                start_to_close_timeout=start_to_close,
-                heartbeat_timeout=heartbeat,
-                retry_policy=retry,
+                start_to_close_timeout=spec.start_to_close,
+                heartbeat_timeout=spec.heartbeat,
+                retry_policy=spec.retry,
             )
         except ActivityError as error:
-            raise StageFailed(stage, error) from error
+            raise StageFailed(spec.stage, error) from error
         assert isinstance(result, result_type)
         return result
 
     async def _record_failure(
         self, document_id: str, extraction_id: str, workflow_id: str, failed: StageFailed
     ) -> None:
-        self._stage = Stage.RECORDING_FAILURE
+        spec = stages.RECORD_FAILURE
+        self._stage = spec.stage
         report = FailureReport(
             extraction_id=extraction_id,
             document_id=document_id,
@@ -205,11 +145,11 @@ class ExtractionWorkflow:
         )
         try:
             await workflow.execute_activity(
-                ActivityName.RECORD_FAILURE.value,
+                spec.activity.value,
                 report,
-                task_queue=TaskQueue.STORE.value,
-                start_to_close_timeout=StagePolicy.RECORD_FAILURE_TIMEOUT,
-                retry_policy=StagePolicy.RECORD_FAILURE_RETRY,
+                task_queue=spec.queue.value,
+                start_to_close_timeout=spec.start_to_close,
+                retry_policy=spec.retry,
             )
         except ActivityError as error:
             # The workflow still fails with the stage's error; its history keeps both failures.

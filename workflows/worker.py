@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from charmelio.contract import TaskQueue
 from charmelio.settings import Settings
+from charmelio.stages import QUEUE_OF_POOL, PoolName
 from charmelio.worker_runtime import PoolSpec
 from workflows.extraction import ExtractionWorkflow
 
 
 def pool_spec(settings: Settings) -> PoolSpec:
     return PoolSpec(
-        name="workflow",
-        task_queue=TaskQueue.WORKFLOW.value,
+        name=PoolName.WORKFLOW,
+        task_queue=QUEUE_OF_POOL[PoolName.WORKFLOW].value,
         concurrency=settings.workflow_concurrency,
         workflows=[ExtractionWorkflow],
     )

@@ -16,10 +16,10 @@ import psycopg
 import pytest
 import requests
 
-from charmelio.devstack import DevStack, free_port
 from charmelio.settings import Settings
 from charmelio.storage.database import migrate
 from charmelio.storage.objects import ObjectStore, open_object_store
+from operator_tools.devstack import DevStack, free_port
 
 ALL_POOLS = {"workflow": 1, "parse": 1, "llm": 1, "store": 1}
 TERMINAL = {"completed", "failed", "superseded"}
@@ -71,7 +71,7 @@ class ApiStack:
 
     def rows(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.database_url) as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
     def wait_for(
         self,

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from charmelio.contract import ObjectKeys
-from charmelio.devstack import free_port
 from charmelio.storage.objects import S3ObjectStore
+from operator_tools.devstack import free_port
 from tests.api.conftest import ApiStack, assert_problem, unique_pdf_bytes
 from tests.conftest import s3_settings
 
@@ -72,7 +72,7 @@ def test_with_a_key_every_api_route_requires_it_and_probes_do_not(api_stack: Api
 
 
 def test_a_key_set_but_empty_is_refused_at_start(api_stack: ApiStack) -> None:
-    from charmelio.devstack import StackError
+    from operator_tools.devstack import StackError
 
     with pytest.raises(StackError, match="exited at start"):
         api_stack.stack.start_api(2, port=free_port(), extra_env={"CHARMELIO_API_KEY": " "})

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from charmelio.api._cursor import Cursor, InvalidCursorError
-from charmelio.api._jobs import job_id_for, parse_job_id
-from charmelio.api._uploads import safe_filename
+from api_server._cursor import Cursor, InvalidCursorError
+from api_server._jobs import job_id_for, parse_job_id
+from api_server._uploads import safe_filename
 from charmelio.settings import ConfigurationError, Settings
 
 RUN_ID = "01a21ce3-263d-7ce0-ab46-62d11c851eb6"
@@ -103,7 +103,7 @@ def test_api_settings_defaults_and_an_empty_key_is_refused(
 
 
 def test_the_api_refuses_to_start_without_a_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    from charmelio.api import create_app
+    from api_server import create_app
 
     monkeypatch.delenv("CHARMELIO_DATABASE_URL", raising=False)
     with pytest.raises(ConfigurationError, match="CHARMELIO_DATABASE_URL"):

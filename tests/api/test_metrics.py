@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from charmelio.api._metrics import REQUEST_DURATION, REQUESTS, UNMATCHED_ROUTE
+from api_server._metrics import REQUEST_DURATION, REQUESTS, UNMATCHED_ROUTE
 from charmelio.metrics import scrape
 from tests.api.conftest import ApiStack, unique_pdf_bytes
 

@@ -11,12 +11,15 @@ for a schema served by a fixture) does not run under pytest 9.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import CheckContext, positive_data_acceptance
 
 from tests.api.conftest import ApiStack
 
@@ -25,7 +28,10 @@ pytestmark = pytest.mark.integration
 EXAMPLES_PER_OPERATION = 100
 
 
-def excluded_checks(case: schemathesis.Case) -> list[object]:
+Check = Callable[[CheckContext, Any, "schemathesis.Case[Any]"], bool | None]
+
+
+def excluded_checks(case: schemathesis.Case[Any]) -> list[Check]:
     """Where "the schema allows it" and "the server accepts it" differ by design.
 
     A schema cannot say that a file starts with %PDF- (a generated file is refused with 415
@@ -47,7 +53,7 @@ def test_every_operation_answers_as_its_schema_says(
     failures: list[str] = []
     tested: list[str] = []
     for result in schema.get_all_operations():
-        operation = result.ok()
+        operation = result.ok()  # type: ignore[union-attr]
 
         @settings(
             max_examples=EXAMPLES_PER_OPERATION,
@@ -58,7 +64,7 @@ def test_every_operation_answers_as_its_schema_says(
             suppress_health_check=list(HealthCheck),
         )
         @given(case=operation.as_strategy(generation_mode=mode))
-        def conforms(case: schemathesis.Case) -> None:
+        def conforms(case: schemathesis.Case[Any]) -> None:
             case.call_and_validate(timeout=60, excluded_checks=excluded_checks(case))
 
         try:

@@ -24,7 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from charmelio.devstack import free_port
+from operator_tools.devstack import free_port
 from tests.api.conftest import ApiStack
 from tests.conftest import CUAD_PDFS, ROOT
 

@@ -33,13 +33,13 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
 from charmelio.contract import ErrorType, ExtractionCompleted, ObjectKeys
-from charmelio.devstack import DevStack, free_port
 from charmelio.documents import upload_pdf
 from charmelio.starter import start_extraction
 from charmelio.storage.objects import ObjectStore, open_object_store
 from charmelio.worker_runtime import connect
+from operator_tools.devstack import DevStack, free_port
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from tests.conftest import CUAD_PDFS, s3_settings
-from tests.fakes.openai_server import FakeOpenAIServer
 from tests.faults.tcp_proxy import TcpProxy
 from tests.integration.test_pipeline import (
     _S3_FIELDS,

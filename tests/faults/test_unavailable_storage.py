@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from charmelio import stages
 from charmelio.contract import ErrorType
 from charmelio.errors import StorageUnavailableError
 from charmelio.storage.objects import (
@@ -26,7 +27,6 @@ from store_worker.activities import DATABASE_UNAVAILABLE_RETRY_DELAY, StoreActiv
 from tests.conftest import s3_settings
 from tests.faults.tcp_proxy import TcpProxy
 from tests.faults.test_fault_suite import OUTAGE_SECONDS, _proxied_url, _upstream
-from workflows.extraction import StagePolicy
 
 
 def _span(attempts: int, delay_seconds: float) -> float:
@@ -60,11 +60,11 @@ def test_every_s3_call_fails_fast_and_typed_while_the_endpoint_refuses(s3_endpoi
 
 def test_each_stage_outlasts_an_object_storage_outage() -> None:
     delay = S3_UNAVAILABLE_RETRY_DELAY.total_seconds()
-    for policy in (StagePolicy.PARSE_RETRY, StagePolicy.LLM_RETRY, StagePolicy.STORE_RETRY):
+    for policy in (stages.PARSE.retry, stages.EXTRACT.retry, stages.STORE.retry):
         assert policy.maximum_attempts is not None
         assert _span(policy.maximum_attempts, delay) > OUTAGE_SECONDS
     assert ErrorType.STORAGE_UNAVAILABLE.value not in (
-        StagePolicy.PARSE_RETRY.non_retryable_error_types or []
+        stages.PARSE.retry.non_retryable_error_types or []
     )
 
 
@@ -82,8 +82,8 @@ def test_store_fails_typed_with_a_long_retry_delay_while_postgres_refuses(
             pass
     assert raised.value.next_retry_delay == DATABASE_UNAVAILABLE_RETRY_DELAY
     assert raised.value.details[0]["reason"] == "database_unavailable"
-    assert StagePolicy.STORE_RETRY.maximum_attempts is not None
-    span = _span(StagePolicy.STORE_RETRY.maximum_attempts, DATABASE_UNAVAILABLE_RETRY_DELAY.seconds)
+    assert stages.STORE.retry.maximum_attempts is not None
+    span = _span(stages.STORE.retry.maximum_attempts, DATABASE_UNAVAILABLE_RETRY_DELAY.seconds)
     assert span > OUTAGE_SECONDS
 
 
@@ -109,7 +109,8 @@ def test_a_blocking_call_is_heartbeated_with_its_latest_progress() -> None:
     assert messages.count("chunk 2 of 2") >= 2
     assert messages[-1] == "chunk 2 of 2"
     # Several beats fit in the heartbeat timeout, so one late beat does not fail an attempt.
-    assert StagePolicy.LLM_HEARTBEAT.total_seconds() >= 5 * HEARTBEAT_INTERVAL_SECONDS
+    assert stages.EXTRACT.heartbeat is not None
+    assert stages.EXTRACT.heartbeat.total_seconds() >= 5 * HEARTBEAT_INTERVAL_SECONDS
 
 
 def test_a_failing_call_raises_in_the_caller() -> None:

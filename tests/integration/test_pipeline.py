@@ -21,14 +21,14 @@ import pytest
 from temporalio.client import Client
 
 from charmelio.contract import ObjectKeys, Stage
-from charmelio.devstack import DevStack, free_port, temporal_binary
 from charmelio.documents import upload_pdf
 from charmelio.settings import Settings
 from charmelio.starter import start_extraction
 from charmelio.storage.objects import ObjectStore, open_object_store
 from charmelio.worker_runtime import connect
+from operator_tools.devstack import DevStack, free_port, temporal_binary
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from tests.conftest import CUAD_PDFS, FIXTURES, s3_settings
-from tests.fakes.openai_server import FakeOpenAIServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -87,7 +87,7 @@ def stack_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Setti
 
 def rows(database_url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(database_url) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, params).fetchall()
 
 
 def upload(path: Path, store: ObjectStore, database_url: str) -> str:
@@ -257,7 +257,7 @@ async def test_a_store_worker_killed_mid_store_leaves_exactly_one_set_after_rest
 
 def run_cli(args: list[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "charmelio", *args],
+        [sys.executable, "-m", "cli", *args],
         env={**os.environ, **env},
         cwd=cwd,
         capture_output=True,

@@ -7,7 +7,7 @@ import pytest
 
 from charmelio.contract import ParsedPages
 from llm_worker import OpenAIExtractor
-from tests.fakes.openai_server import FakeOpenAIServer
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from tests.llm.cuad_pages import SAMPLE, contract_pages
 
 # Short, so the "hang" mode costs a second per test rather than the production two minutes.

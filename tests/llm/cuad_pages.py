@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from charmelio.contract import ParsedPages
-from llm_worker.evaluation._run import pages_from_text
+from operator_tools.evaluation._run import pages_from_text
 from tests.conftest import FIXTURES
 
 CUAD_CONTRACTS = FIXTURES / "cuad" / "contracts"

@@ -31,7 +31,7 @@ from llm_worker import (
     extractor_for,
 )
 from llm_worker._rules import RULES_MODEL
-from tests.fakes.openai_server import FakeOpenAIServer
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from tests.llm.conftest import API_KEY, openai_extractor
 from tests.llm.cuad_pages import SAMPLE, contract_pages
 

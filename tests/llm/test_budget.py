@@ -16,7 +16,7 @@ from charmelio.settings import ConfigurationError, Settings
 from llm_worker import OpenAIExtractor, extractor_for
 from llm_worker._budget import Limits, ProviderBudget
 from llm_worker.worker import pool_spec
-from tests.fakes.openai_server import FakeOpenAIServer
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from tests.llm.conftest import API_KEY
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from charmelio.cli import main
 from charmelio.contract import CUAD_CATEGORIES
+from cli import main
 from llm_worker import RulesExtractor
-from llm_worker.evaluation import (
+from operator_tools.evaluation import (
     Counts,
     DatasetError,
     evaluate,
@@ -22,7 +22,7 @@ from llm_worker.evaluation import (
     render,
     score_spans,
 )
-from llm_worker.evaluation._fields import answer_date, answer_parties, governing_law_correct
+from operator_tools.evaluation._fields import answer_date, answer_parties, governing_law_correct
 from tests.conftest import FIXTURES
 
 CUAD = FIXTURES / "cuad"

@@ -17,7 +17,7 @@ from charmelio.errors import (
     LLMUnavailableError,
 )
 from charmelio.storage.objects import ObjectStore
-from tests.fakes.openai_server import INVENTED_QUOTES, FakeOpenAIServer
+from operator_tools.fakes.openai_server import INVENTED_QUOTES, FakeOpenAIServer
 from tests.llm.conftest import openai_extractor
 from tests.llm.cuad_pages import SAMPLE, contract_pages
 from tests.llm.test_activity import _run, _store_pages

@@ -13,8 +13,8 @@ import pytest
 from charmelio.contract import ParsedPages
 from charmelio.errors import CharmelioError, LLMRateLimitedError, LLMUnavailableError
 from llm_worker import OpenAIExtractor
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from tests.conftest import ROOT
-from tests.fakes.openai_server import FakeOpenAIServer
 from tests.llm.conftest import API_KEY
 
 
@@ -76,9 +76,20 @@ def test_closing_releases_a_hanging_request(sample_pages: ParsedPages) -> None:
     assert [type(e) for e in errors] == [LLMUnavailableError]
 
 
+FAKE_SERVER_MODULE = "operator_tools.fakes.openai_server"
+
+
 def test_runs_standalone_and_prints_its_base_url(sample_pages: ParsedPages) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0", "--mode", "good"],
+        [
+            sys.executable,
+            "-m",
+            "operator_tools.fakes.openai_server",
+            "--port",
+            "0",
+            "--mode",
+            "good",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

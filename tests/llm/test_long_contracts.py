@@ -13,7 +13,7 @@ from llm_worker import OpenAIExtractor
 from llm_worker._chunks import estimate_tokens
 from llm_worker._evidence import normalise, verify_evidence
 from llm_worker._provider import ProviderOutput
-from tests.fakes.openai_server import FakeOpenAIServer, contract_pages
+from operator_tools.fakes.openai_server import FakeOpenAIServer, contract_pages
 from tests.llm.conftest import openai_extractor
 from tests.llm.cuad_pages import LARGEST
 from tests.llm.cuad_pages import contract_pages as cuad_pages

@@ -19,13 +19,13 @@ from charmelio.errors import (
     LLMResponseError,
     LLMUnavailableError,
 )
-from charmelio.loadtest._fake_provider import plainest_value
 from charmelio.settings import Settings
 from llm_worker import OpenAIExtractor
 from llm_worker._evidence import verify_evidence
 from llm_worker._llm_schema import LLMExtraction, strict_json_schema
 from llm_worker._openai import DEFAULT_RETRY_AFTER, parse_completion, retry_after
-from tests.fakes.openai_server import FakeOpenAIServer
+from operator_tools.fakes.openai_server import FakeOpenAIServer
+from operator_tools.fakes.provider import plainest_value
 from tests.llm.conftest import API_KEY, CLIENT_TIMEOUT_SECONDS, MODEL, openai_extractor
 
 

@@ -89,11 +89,11 @@ def test_every_quote_is_verbatim_on_its_page(slug: str) -> None:
     evidence = verify_evidence(pages, output)
     assert evidence.quotes_dropped == 0
     text = pages.full_text()
-    for finding in evidence.findings:
-        assert finding.start is not None
-        assert finding.end is not None
-        assert text[finding.start : finding.end] == finding.quote
-        assert finding.quote in _page_text(pages, finding.page)
+    for verified in evidence.findings:
+        assert verified.start is not None
+        assert verified.end is not None
+        assert text[verified.start : verified.end] == verified.quote
+        assert verified.quote in _page_text(pages, verified.page)
 
 
 def test_output_is_deterministic() -> None:

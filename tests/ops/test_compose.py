@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from charmelio.cli import _parser
+from cli._commands import _parser
 from tests.conftest import ROOT
 
 COMPOSE_DIR = ROOT / "compose"
@@ -187,7 +187,7 @@ def test_health_checks_and_start_order(services: dict[str, dict[str, Any]]) -> N
 
 
 def _environment_values(services: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
-    found = []
+    found: list[tuple[str, str, str]] = []
     for name, spec in services.items():
         environment = spec.get("environment") or {}
         assert isinstance(environment, dict), f"{name}: use the mapping form"

@@ -12,14 +12,14 @@ from typing import Any
 import openai
 import pytest
 
-from charmelio.cli import main as cli_main
-from charmelio.loadtest import Load
-from charmelio.loadtest._cpu import DRIVER, cores_used, snapshot
-from charmelio.loadtest._fake_provider import FakeProvider, plainest_value
-from charmelio.loadtest._observe import Attempt, BacklogSample, percentile, queue_figures
-from charmelio.loadtest._report import compare
-from charmelio.loadtest._scenarios import SCENARIOS
-from charmelio.loadtest.runner import LoadTestRequest, _process_sizes, _streams
+from cli import main as cli_main
+from operator_tools.fakes.provider import FakeProvider, plainest_value
+from operator_tools.loadtest import Load
+from operator_tools.loadtest._cpu import DRIVER, cores_used, snapshot
+from operator_tools.loadtest._observe import Attempt, BacklogSample, percentile, queue_figures
+from operator_tools.loadtest._report import compare
+from operator_tools.loadtest._scenarios import SCENARIOS
+from operator_tools.loadtest.runner import LoadTestRequest, _process_sizes, _streams
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -208,7 +208,7 @@ def test_a_short_store_bound_run_reports_every_queue_and_draws_the_chart(
 
 @pytest.mark.integration
 def test_the_pipeline_drive_runs_whole_extractions(tmp_path: Path) -> None:
-    from charmelio.loadtest.runner import run_loadtest
+    from operator_tools.loadtest.runner import run_loadtest
 
     report, _, png = run_loadtest(
         LoadTestRequest(

@@ -24,13 +24,13 @@ from charmelio.contract import (
     StoredExtraction,
     StoreRequest,
 )
-from charmelio.devstack import free_port
 from charmelio.errors import LLMRateLimitedError
-from charmelio.loadtest._probe import StageCall, StageProbeWorkflow
 from charmelio.metrics import main as metrics_main
 from charmelio.metrics import scrape, telemetry_runtime
 from charmelio.settings import ConfigurationError, Settings
 from charmelio.worker_runtime import PoolSpec, build_worker, connect
+from operator_tools.devstack import free_port
+from operator_tools.loadtest._probe import StageCall, StageProbeWorkflow
 
 DOCUMENT = "doc_metrics"
 EXTRACTION = "3f1c8a52-8a7e-4a8e-9b61-0c3d3b1f2a10"
@@ -139,9 +139,7 @@ async def test_a_worker_serves_sdk_and_stage_metrics_after_running_activities(
         for name, request in calls:
             await temporal_client.execute_workflow(
                 StageProbeWorkflow.run,
-                StageCall(
-                    activity=name, task_queue=queue, argument=request.model_dump(mode="json")
-                ),
+                StageCall(activity=name, argument=request.model_dump(mode="json")),
                 id=f"probe-{uuid.uuid4().hex}",
                 task_queue=probe_queue,
             )

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 import requests
 import uvicorn
 
-from charmelio.api import create_app
-from charmelio.devstack import free_port
+from api_server import create_app
 from charmelio.settings import Settings
+from operator_tools.devstack import free_port
 
 
 @contextmanager

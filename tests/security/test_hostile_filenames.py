@@ -14,8 +14,8 @@ import psycopg
 import pytest
 import requests
 
-from charmelio.cli import main
 from charmelio.settings import Settings
+from cli import main
 from tests.security.api_server import serving
 
 NAMES = [

@@ -22,7 +22,6 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from charmelio.cli import main
 from charmelio.contract import (
     ErrorType,
     ObjectKeys,
@@ -32,6 +31,7 @@ from charmelio.contract import (
 )
 from charmelio.settings import Settings
 from charmelio.storage.objects import LocalObjectStore, check_key
+from cli import main
 from tests.security.api_server import serving
 from workflows import ExtractionWorkflow
 
@@ -153,7 +153,7 @@ async def test_the_workflow_refuses_a_hostile_input_before_any_activity(
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def cli_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     workdir = tmp_path / "work"
     workdir.mkdir()
     monkeypatch.chdir(workdir)

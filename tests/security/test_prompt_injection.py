@@ -19,7 +19,7 @@ from llm_worker import OpenAIExtractor, RulesExtractor
 from llm_worker._extraction import extract_verified
 from llm_worker._prompt import build_messages, contract_tag
 from llm_worker._provider import ClauseExtractor
-from tests.fakes.openai_server import FakeOpenAIServer
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from tests.llm.cuad_pages import SAMPLE, contract_pages
 
 INJECTION = (

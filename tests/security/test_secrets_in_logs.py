@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from charmelio.api._access_log import redact_query
+from api_server._access_log import redact_query
 from charmelio.contract import (
     ActivityName,
     ErrorType,
@@ -41,9 +41,9 @@ from charmelio.contract import (
     StoreRequest,
     TaskQueue,
 )
-from charmelio.devstack import free_port
 from charmelio.storage.objects import LocalObjectStore
-from tests.fakes.openai_server import FakeOpenAIServer
+from operator_tools.devstack import free_port
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from tests.security.api_server import wait_until_healthy
 from workflows import ExtractionWorkflow
 
@@ -75,7 +75,7 @@ def secret_env(**extra: str) -> dict[str, str]:
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "charmelio", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -138,7 +138,7 @@ async def test_an_llm_worker_refused_by_the_provider_logs_no_secret(
         CHARMELIO_SHUTDOWN_GRACE_SECONDS="2",
     )
     child = subprocess.Popen(
-        [sys.executable, "-m", "charmelio", "worker", "llm"],
+        [sys.executable, "-m", "cli", "worker", "llm"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -221,7 +221,7 @@ def test_the_api_key_is_required_and_never_echoed_or_logged(
         CHARMELIO_SHUTDOWN_GRACE_SECONDS="1",
     )
     child = subprocess.Popen(
-        [sys.executable, "-m", "charmelio", "api", "--port", str(port)],
+        [sys.executable, "-m", "cli", "api", "--port", str(port)],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

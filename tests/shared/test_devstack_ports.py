@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from charmelio import devstack
-from charmelio.devstack import DevStack
 from charmelio.settings import Settings
+from operator_tools import devstack
+from operator_tools.devstack import DevStack
 
 
 def test_a_port_the_probe_returns_again_is_not_given_twice(

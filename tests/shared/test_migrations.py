@@ -52,10 +52,10 @@ def test_concurrent_migrations_apply_each_version_exactly_once(empty_database_ur
 def test_migrate_command(empty_database_url: str) -> None:
     env = {"CHARMELIO_DATABASE_URL": empty_database_url, "PATH": ""}
     first = subprocess.run(
-        [sys.executable, "-m", "charmelio", "migrate"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "cli", "migrate"], env=env, capture_output=True, text=True
     )
     again = subprocess.run(
-        [sys.executable, "-m", "charmelio", "migrate"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "cli", "migrate"], env=env, capture_output=True, text=True
     )
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("applied ")
@@ -64,7 +64,7 @@ def test_migrate_command(empty_database_url: str) -> None:
 
 def test_commands_needing_the_database_fail_fast_without_it(tmp_path: object) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "charmelio", "migrate"],
+        [sys.executable, "-m", "cli", "migrate"],
         env={"PATH": ""},
         capture_output=True,
         text=True,
@@ -96,12 +96,12 @@ def test_every_listing_page_is_read_from_an_index_in_its_order(
             " FROM generate_series(1, 50000) AS n"
         )
         conn.execute("ANALYZE extractions")
-        # The API's keyset query (charmelio/api/_catalog.py), resumed after a cursor.
+        # The API's keyset query (api_server/_catalog.py), resumed after a cursor.
         query = sql.SQL(
             "EXPLAIN SELECT e.id FROM extractions e LEFT JOIN documents d"
             " ON d.id = e.document_id WHERE (e.finished_at, e.id) < (now(), gen_random_uuid())"
             " {where} ORDER BY e.finished_at DESC, e.id DESC LIMIT 50"
-        ).format(where=sql.SQL(where))  # type: ignore[arg-type]
+        ).format(where=sql.SQL(where))
         plan = "\n".join(row[0] for row in conn.execute(query).fetchall())
     assert index in plan, plan
     if in_order:  # 50 rows of 50,000 read in index order, no sort of the table

@@ -20,9 +20,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from charmelio.contract import TaskQueue
-from charmelio.devstack import temporal_binary
 from charmelio.errors import LLMUnavailableError, PDFValidationError
-from tests.workflows.fakes import Calls, fakes, new_document_id, pipeline
+from operator_tools.devstack import temporal_binary
+from operator_tools.fakes.stages import Calls, fakes, new_document_id, pipeline
 
 HISTORIES = Path(__file__).resolve().parent.parent / "fixtures" / "histories"
 

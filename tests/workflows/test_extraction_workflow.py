@@ -27,7 +27,7 @@ from charmelio.contract import (
 from charmelio.errors import LLMRequestError, LLMUnavailableError, PDFParseError, PDFValidationError
 from charmelio.settings import Settings
 from charmelio.starter import follow, start_extraction
-from tests.workflows.fakes import Calls, fakes, new_document_id, parsed_for, pipeline
+from operator_tools.fakes.stages import Calls, fakes, new_document_id, parsed_for, pipeline
 from workflows import ExtractionWorkflow
 from workflows.worker import pool_spec
 

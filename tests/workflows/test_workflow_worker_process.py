@@ -23,7 +23,7 @@ CHILD = textwrap.dedent(
     import sys
     for name in {IO_LIBRARIES!r}:
         sys.modules[name] = None
-    from charmelio.cli import main
+    from cli import main
     sys.exit(main(["worker", "workflow"]))
     """
 )

@@ -1,5 +1,0 @@
-import sys
-
-from charmelio.cli import main
-
-sys.exit(main())

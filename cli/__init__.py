@@ -1,0 +1,9 @@
+"""The `charmelio` command: one entry point for people, over the kernel, the pools and the tools.
+
+Each sub-command imports what it needs when it runs, so `charmelio worker workflow` loads neither
+pypdf, openai, minio nor psycopg.
+"""
+
+from cli._commands import main
+
+__all__ = ["main"]
