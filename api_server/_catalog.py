@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 from api_server._cursor import Cursor
 from api_server._models import Clause, Document, ExtractionSummary, StoredStatus
 from api_server._services import Connection
+from charmelio.documents import document_names
 
 _SUMMARY = (
     "e.id::text AS extraction_id, e.document_id, d.filename, e.status, e.provider, e.model,"
@@ -54,7 +55,9 @@ def find_document(conn: Connection, document_id: str) -> Document | None:
         )
         current = cur.fetchone()
     return Document(
-        **row, current_extraction=ExtractionSummary(**current) if current is not None else None
+        **row,
+        filenames=list(document_names(conn, document_id)),
+        current_extraction=ExtractionSummary(**current) if current is not None else None,
     )
 
 

@@ -116,7 +116,11 @@ class ExtractionPage(_Body):
 class Document(_Body):
     document_id: str
     sha256: str
-    filename: str | None
+    filename: str | None = Field(description="The name it was first uploaded under")
+    filenames: list[str] = Field(
+        default_factory=list,
+        description="Every name the same bytes were uploaded under, oldest first",
+    )
     size_bytes: int
     page_count: int | None
     uploaded_at: datetime

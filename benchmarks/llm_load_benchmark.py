@@ -33,6 +33,7 @@ from typing import Any
 
 from temporalio.client import WorkflowFailureError
 
+from charmelio.contract import ActivityName
 from charmelio.documents import upload_pdf
 from charmelio.settings import Settings
 from charmelio.starter import start_extraction
@@ -80,7 +81,10 @@ def _attempt_failures(log_dir: Path) -> dict[str, int]:
         for line in log.read_text(errors="replace").splitlines():
             if line.startswith("{"):
                 record = json.loads(line)
-                if record.get("activity") == "llm_extract" and record.get("outcome") == "failed":
+                if (
+                    record.get("activity") == ActivityName.LLM_EXTRACT
+                    and record.get("outcome") == "failed"
+                ):
                     kind = str(record.get("error_type"))
                     failures[kind] = failures.get(kind, 0) + 1
     return failures

@@ -31,31 +31,20 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from temporalio import activity
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from benchmarks._bare_workflow import BARE_QUEUES, BareThreeQueueWorkflow, bare_step
-from charmelio.contract import (
-    WORKFLOW_TYPE,
-    ActivityName,
-    ExtractionSummary,
-    ExtractRequest,
-    FailureReport,
-    ObjectKeys,
-    ParsedDocument,
-    ParseRequest,
-    StoredExtraction,
-    StoreRequest,
-    TaskQueue,
-)
+from charmelio.contract import WORKFLOW_TYPE, TaskQueue, workflow_id_for
 from charmelio.logs import JsonFormatter
 from charmelio.settings import Settings
+from charmelio.stages import QUEUE_OF_POOL, PoolName
 from charmelio.worker_runtime import PoolSpec, build_worker
 from operator_tools.devstack import temporal_binary
-from workflows.extraction import ExtractionWorkflow
+from operator_tools.fakes.stages import Calls, fakes
+from workflows import ExtractionWorkflow
 
 StartOne = Callable[[Client], Awaitable[Any]]
 # Task slots of every worker of both variants. Pool sizes are capacity decisions (in production one
@@ -64,52 +53,16 @@ StartOne = Callable[[Client], Awaitable[Any]]
 SLOTS = 50
 
 
-@activity.defn(name=ActivityName.PARSE_PDF)
-async def parse_pdf(request: ParseRequest) -> ParsedDocument:
-    return ParsedDocument(
-        document_id=request.document_id,
-        pages_key=ObjectKeys.parsed_pages(request.document_id),
-        sha256="0" * 64,
-        page_count=6,
-        char_count=19000,
-        engine="noop",
-        parse_seconds=0.0,
-    )
-
-
-@activity.defn(name=ActivityName.LLM_EXTRACT)
-async def llm_extract(request: ExtractRequest) -> ExtractionSummary:
-    return ExtractionSummary(
-        result_key=ObjectKeys.extraction_draft(request.extraction_id),
-        provider="noop",
-        model="noop",
-        finding_count=0,
-    )
-
-
-@activity.defn(name=ActivityName.STORE_RESULTS)
-async def store_results(request: StoreRequest) -> StoredExtraction:
-    return StoredExtraction(
-        extraction_id=request.extraction_id,
-        artifact_key=ObjectKeys.extraction_artifact(request.document_id, request.extraction_id),
-        clause_count=0,
-        created=True,
-    )
-
-
-@activity.defn(name=ActivityName.RECORD_FAILURE)
-async def record_failure(report: FailureReport) -> None:
-    return None
-
-
 @asynccontextmanager
 async def ours(client: Client) -> AsyncIterator[StartOne]:
     settings = Settings(_env_file=None)
+    # The shared stage fakes answer at once, so what is timed is orchestration alone.
+    activities = fakes(Calls())
     specs = [
-        PoolSpec("workflow", TaskQueue.WORKFLOW.value, SLOTS, workflows=[ExtractionWorkflow]),
-        PoolSpec("parse", TaskQueue.PARSE.value, SLOTS, [parse_pdf]),
-        PoolSpec("llm", TaskQueue.LLM.value, SLOTS, [llm_extract]),
-        PoolSpec("store", TaskQueue.STORE.value, SLOTS, [store_results, record_failure]),
+        PoolSpec(pool, queue.value, SLOTS, activities.get(queue, ()))
+        if pool != PoolName.WORKFLOW
+        else PoolSpec(pool, queue.value, SLOTS, workflows=[ExtractionWorkflow])
+        for pool, queue in QUEUE_OF_POOL.items()
     ]
 
     async def start(client: Client) -> Any:
@@ -117,7 +70,7 @@ async def ours(client: Client) -> AsyncIterator[StartOne]:
         return await client.execute_workflow(
             WORKFLOW_TYPE,
             document_id,
-            id=f"extraction-{document_id}",
+            id=workflow_id_for(document_id),
             task_queue=TaskQueue.WORKFLOW.value,
         )
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from parse_worker._protocol import OcrMode
+    from parse_worker.reading import OcrMode
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = ROOT / "tests" / "fixtures" / "cuad" / "pdfs"
@@ -101,7 +101,7 @@ def plain_pdfium(path: Path) -> FileResult:
 
 
 def stage(path: Path, ocr: OcrMode = "off") -> FileResult:
-    from parse_worker._pdf_text import ParseOptions, extract_pages
+    from parse_worker.reading import ParseOptions, extract_pages
 
     started = time.perf_counter()
     pages, _ = extract_pages(
@@ -199,7 +199,7 @@ def median_run(runs: list[Run]) -> Run:
 
 
 def engine_startup_seconds(times: int = 5) -> float:
-    from parse_worker._engine_process import EngineProcess
+    from parse_worker.reading import EngineProcess
 
     samples = []
     for _ in range(times):
@@ -251,7 +251,7 @@ def measure_rss(engine: str, path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     engine_peak = 0
     if engine == "stage":
-        from parse_worker._pdf_text import ParseOptions, extract_pages
+        from parse_worker.reading import ParseOptions, extract_pages
 
         pages, stats = extract_pages(
             path.read_bytes(),

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
+
+import psycopg
 
 from charmelio.contract import ObjectKeys
 from charmelio.storage.database import connect
@@ -31,6 +34,8 @@ class UploadedDocument:
     filename: str
     size_bytes: int
     created: bool
+    # Every name the document has been uploaded under, oldest first (this upload's among them).
+    names: tuple[str, ...] = ()
 
 
 def document_id_for(sha256: str) -> str:
@@ -57,10 +62,34 @@ def upload_pdf(
     key = ObjectKeys.document_pdf(document_id)
     if not store.exists(key):
         store.put_bytes(key, data, "application/pdf")
+    name = filename[:1000]
     with connect(database_url) as conn:
         row = conn.execute(
             "INSERT INTO documents (id, sha256, filename, size_bytes, object_key)"
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
-            (document_id, sha256, filename[:1000], len(data), key),
+            (document_id, sha256, name, len(data), key),
         ).fetchone()
-    return UploadedDocument(document_id, sha256, filename, len(data), created=row is not None)
+        conn.execute(
+            "INSERT INTO document_names (document_id, filename) VALUES (%s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (document_id, name),
+        )
+        names = document_names(conn, document_id)
+    return UploadedDocument(
+        document_id, sha256, name, len(data), created=row is not None, names=names
+    )
+
+
+def document_names(conn: psycopg.Connection[Any], document_id: str) -> tuple[str, ...]:
+    rows = conn.execute(
+        "SELECT filename FROM document_names WHERE document_id = %s"
+        " ORDER BY first_uploaded_at, filename",
+        (document_id,),
+    ).fetchall()
+    return tuple(str(row[0]) for row in rows)
+
+
+def document_exists(database_url: str, document_id: str) -> bool:
+    with connect(database_url) as conn:
+        found = conn.execute("SELECT 1 FROM documents WHERE id = %s", (document_id,)).fetchone()
+    return found is not None

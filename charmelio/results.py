@@ -8,6 +8,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from charmelio.contract import validate_extraction_id
+from charmelio.documents import document_names
 from charmelio.storage.database import connect
 
 _COLUMNS = (
@@ -21,6 +22,8 @@ _COLUMNS = (
 class StoredView:
     extraction: dict[str, Any]
     clauses: list[dict[str, Any]] = field(default_factory=list)
+    # The names the document was uploaded under, oldest first.
+    document_names: tuple[str, ...] = ()
 
 
 def load_extraction(database_url: str, extraction_or_document_id: str) -> StoredView | None:
@@ -46,4 +49,6 @@ def load_extraction(database_url: str, extraction_or_document_id: str) -> Stored
             " WHERE extraction_id = %s ORDER BY category, page, ordinal",
             (row["extraction_id"],),
         )
-        return StoredView(extraction=row, clauses=list(cur.fetchall()))
+        clauses = list(cur.fetchall())
+        names = document_names(conn, row["document_id"])
+    return StoredView(extraction=row, clauses=clauses, document_names=names)

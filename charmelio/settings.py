@@ -44,7 +44,8 @@ class Settings(BaseSettings):
 
     # Object storage
     storage_backend: Literal["local", "s3"] = "local"
-    storage_dir: Path = Path(".charmelio/objects")
+    # Unset: <data_dir>/objects, so a stack with another data directory keeps its own objects.
+    storage_dir: Path = DEFAULT_DATA_DIR / "objects"
     s3_endpoint: str | None = None
     s3_access_key: SecretStr | None = None
     s3_secret_key: SecretStr | None = None
@@ -125,6 +126,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _s3_needs_endpoint_and_keys(self) -> Settings:
+        if "storage_dir" not in self.model_fields_set:
+            self.storage_dir = self.data_dir / "objects"
         if self.storage_backend == "s3":
             missing = [
                 name

@@ -5,6 +5,7 @@ from PDF parsing and database writes. Workers register `activities_for(settings)
 an OpenAI-compatible endpoint when one is configured and the offline rules otherwise.
 """
 
+from llm_worker._extraction import extract_verified
 from llm_worker._openai import OpenAIExtractor
 from llm_worker._provider import ClauseExtractor, ProviderOutput
 from llm_worker._rules import RulesExtractor
@@ -17,5 +18,6 @@ __all__ = [
     "ProviderOutput",
     "RulesExtractor",
     "activities_for",
+    "extract_verified",
     "extractor_for",
 ]

@@ -38,8 +38,13 @@ from sklearn.linear_model import LogisticRegression
 
 from charmelio.contract import CUAD_CATEGORIES
 from llm_worker import RulesExtractor
-from llm_worker._clause_model import FORMAT_VERSION, MODEL_FILE, ClauseModel, sentence_features
-from llm_worker._rules import clause_sentences
+from llm_worker.model_training import (
+    FORMAT_VERSION,
+    MODEL_FILE,
+    ClauseModel,
+    clause_sentences,
+    sentence_features,
+)
 from operator_tools.evaluation import CuadContract, evaluate, read_training_file, render, words
 from operator_tools.evaluation._run import document_id_for, pages_from_text
 

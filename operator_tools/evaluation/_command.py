@@ -29,7 +29,7 @@ def run_evaluation(
     if settings.effective_llm_provider == "openai" and not settings.openai_base_url:
         raise ConfigurationError("--provider openai needs CHARMELIO_OPENAI_BASE_URL")
     try:
-        import parse_worker._pdf_text  # noqa: F401  (the parse stage's engine reads the PDFs)
+        import parse_worker.reading  # noqa: F401  (the parse stage's engine reads the PDFs)
     except ImportError as exc:
         print(
             f"charmelio eval: the parse stage's PDF engine is not installed ({exc.name}); "

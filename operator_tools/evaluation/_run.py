@@ -18,8 +18,7 @@ from typing import Literal
 from charmelio.contract import CUAD_CATEGORIES, PAGE_SEPARATOR, PageText, ParsedPages
 from charmelio.errors import CharmelioError
 from charmelio.settings import Settings
-from llm_worker._extraction import extract_verified
-from llm_worker._provider import ClauseExtractor
+from llm_worker import ClauseExtractor, extract_verified
 from operator_tools.evaluation._cuad import CuadContract
 from operator_tools.evaluation._fields import FieldOutcome, score_fields
 from operator_tools.evaluation._matching import Counts, score_spans
@@ -60,7 +59,7 @@ def pages_from_pdf(
     contract: CuadContract, settings: Settings | None = None
 ) -> tuple[ParsedPages, float]:
     """The pages the parse stage would store for this PDF, and the seconds parsing took."""
-    from parse_worker._pdf_text import ParseOptions, extract_pages
+    from parse_worker.reading import ParseOptions, extract_pages
 
     settings = settings or Settings(_env_file=None)
     if contract.pdf_path is None:

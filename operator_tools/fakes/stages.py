@@ -1,7 +1,10 @@
 """Fake stages under the real activity names, and a pipeline of real workers to run them.
 
-Shared by the workflow tests and by `record_histories`, which records the histories that the replay
-test checks every later version of the workflow against.
+The one set of stage fakes: the workflow, parse, metrics and security tests, `record_histories`
+(which records the histories the replay test checks every later workflow against) and the
+orchestration benchmark all register these, so a change of a stage's contract is made once here.
+Each fake records what it was called with and by which attempt (`Calls`); a ``Behaviour`` runs
+first and may raise to fail that attempt, and a ``*_result`` function may replace the answer.
 """
 
 from __future__ import annotations
@@ -61,6 +64,24 @@ def parsed_for(request: ParseRequest) -> ParsedDocument:
 Behaviour = Callable[[Calls], None]
 
 
+def summary_for(request: ExtractRequest) -> ExtractionSummary:
+    return ExtractionSummary(
+        result_key=ObjectKeys.extraction_draft(request.extraction_id),
+        provider="fake",
+        model="fake-1",
+        finding_count=2,
+    )
+
+
+def stored_for(request: StoreRequest) -> StoredExtraction:
+    return StoredExtraction(
+        extraction_id=request.extraction_id,
+        artifact_key=ObjectKeys.extraction_artifact(request.document_id, request.extraction_id),
+        clause_count=2,
+        created=True,
+    )
+
+
 def fakes(
     calls: Calls,
     *,
@@ -69,7 +90,12 @@ def fakes(
     store: Behaviour | None = None,
     record: Behaviour | None = None,
     parse_gate: asyncio.Event | None = None,
+    parse_result: Callable[[ParseRequest], ParsedDocument] = parsed_for,
+    extract_result: Callable[[ExtractRequest], ExtractionSummary] = summary_for,
+    store_result: Callable[[StoreRequest], StoredExtraction] = stored_for,
 ) -> dict[TaskQueue, list[Callable[..., Any]]]:
+    """The four stage activities, by the queue each is registered on."""
+
     @activity.defn(name=ActivityName.PARSE_PDF)
     async def parse_pdf(request: ParseRequest) -> ParsedDocument:
         calls.attempt("parse")
@@ -78,7 +104,7 @@ def fakes(
             await parse_gate.wait()
         if parse:
             parse(calls)
-        return parsed_for(request)
+        return parse_result(request)
 
     @activity.defn(name=ActivityName.LLM_EXTRACT)
     async def llm_extract(request: ExtractRequest) -> ExtractionSummary:
@@ -86,12 +112,7 @@ def fakes(
         calls.llm.append(request)
         if llm:
             llm(calls)
-        return ExtractionSummary(
-            result_key=ObjectKeys.extraction_draft(request.extraction_id),
-            provider="fake",
-            model="fake-1",
-            finding_count=2,
-        )
+        return extract_result(request)
 
     @activity.defn(name=ActivityName.STORE_RESULTS)
     async def store_results(request: StoreRequest) -> StoredExtraction:
@@ -99,12 +120,7 @@ def fakes(
         calls.store.append(request)
         if store:
             store(calls)
-        return StoredExtraction(
-            extraction_id=request.extraction_id,
-            artifact_key=ObjectKeys.extraction_artifact(request.document_id, request.extraction_id),
-            clause_count=2,
-            created=True,
-        )
+        return store_result(request)
 
     @activity.defn(name=ActivityName.RECORD_FAILURE)
     async def record_failure(report: FailureReport) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 from api_server._metrics import REQUEST_DURATION, REQUESTS, UNMATCHED_ROUTE
@@ -28,9 +29,22 @@ def value(text: str, name: str, **labels: str) -> float:
 
 
 def api_metrics(api: ApiStack) -> str:
+    """The API's request counts once they have settled.
+
+    A request is counted when its response has been sent, so a client can read its answer a
+    moment before the count moves (seen on a busy machine): scrape until two scrapes agree.
+    """
     [process] = api.stack.workers("api")
     assert process.metrics_port is not None
-    return scrape(process.metrics_port)
+    port = process.metrics_port
+    previous = value(scrape(port), f"{REQUESTS}_total")
+    for _ in range(50):
+        time.sleep(0.1)
+        text = scrape(port)
+        if (current := value(text, f"{REQUESTS}_total")) == previous:
+            return text
+        previous = current
+    raise AssertionError("the API's request counts never settled")
 
 
 def test_requests_are_counted_and_timed_by_route_template_and_status(api_stack: ApiStack) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cli._commands import _parser
+from cli import build_parser as _parser
 from tests.conftest import ROOT
 
 COMPOSE_DIR = ROOT / "compose"

@@ -23,6 +23,7 @@ from charmelio.contract import (
     ParseRequest,
     StoredExtraction,
     StoreRequest,
+    TaskQueue,
 )
 from charmelio.errors import LLMRateLimitedError
 from charmelio.metrics import main as metrics_main
@@ -30,6 +31,7 @@ from charmelio.metrics import scrape, telemetry_runtime
 from charmelio.settings import ConfigurationError, Settings
 from charmelio.worker_runtime import PoolSpec, build_worker, connect
 from operator_tools.devstack import free_port
+from operator_tools.fakes.stages import Calls, fakes
 from operator_tools.loadtest._probe import StageCall, StageProbeWorkflow
 
 DOCUMENT = "doc_metrics"
@@ -60,26 +62,29 @@ def summary() -> ExtractionSummary:
 
 
 def stage_fakes() -> list[Callable[..., Any]]:
-    @activity.defn(name=ActivityName.PARSE_PDF)
-    def parse_pdf(request: ParseRequest) -> ParsedDocument:
-        return parsed()
+    """Parse, llm and store fakes on one queue; the llm attempt 1 is a 429, so it runs twice."""
 
-    @activity.defn(name=ActivityName.LLM_EXTRACT)
-    def llm_extract(request: ExtractRequest) -> ExtractionSummary:
+    def rate_limited_once(calls: Calls) -> None:
         if activity.info().attempt == 1:
             raise LLMRateLimitedError("the provider said 429", reason="rate_limited")
-        return summary()
 
-    @activity.defn(name=ActivityName.STORE_RESULTS)
-    def store_results(request: StoreRequest) -> StoredExtraction:
-        return StoredExtraction(
+    activities = fakes(
+        Calls(),
+        llm=rate_limited_once,
+        parse_result=lambda _: parsed(),
+        extract_result=lambda _: summary(),
+        store_result=lambda _: StoredExtraction(
             extraction_id=EXTRACTION,
             artifact_key="extractions/x.json",
             clause_count=3,
             created=True,
-        )
-
-    return [parse_pdf, llm_extract, store_results]
+        ),
+    )
+    return [
+        *activities[TaskQueue.PARSE],
+        *activities[TaskQueue.LLM],
+        activities[TaskQueue.STORE][0],
+    ]
 
 
 def sample(text: str, name: str, **labels: str) -> float:

@@ -13,84 +13,39 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Worker
 
 from charmelio.contract import (
     ActivityName,
-    ExtractionSummary,
-    ExtractRequest,
-    FailureReport,
     ObjectKeys,
     Stage,
-    StoredExtraction,
-    StoreRequest,
     TaskQueue,
 )
 from charmelio.settings import Settings
 from charmelio.storage.objects import LocalObjectStore
 from charmelio.worker_runtime import build_worker
+from operator_tools.fakes.stages import Calls, fakes
+from operator_tools.fakes.stages import pipeline as fake_pipeline
 from parse_worker.worker import pool_spec
 from tests.parse.pdfs import SMALL_CONTRACT, awkward, blank_pdf, cuad
-from workflows import ExtractionWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-@dataclass
-class Recorded:
-    failures: list[FailureReport] = field(default_factory=list)
-    stored: list[StoreRequest] = field(default_factory=list)
-
-
-def fake_stages(recorded: Recorded) -> dict[TaskQueue, list[Callable[..., Any]]]:
-    @activity.defn(name=ActivityName.LLM_EXTRACT)
-    async def llm_extract(request: ExtractRequest) -> ExtractionSummary:
-        return ExtractionSummary(
-            result_key=ObjectKeys.extraction_draft(request.extraction_id),
-            provider="fake",
-            model="fake-1",
-            finding_count=0,
-        )
-
-    @activity.defn(name=ActivityName.STORE_RESULTS)
-    async def store_results(request: StoreRequest) -> StoredExtraction:
-        recorded.stored.append(request)
-        return StoredExtraction(
-            extraction_id=request.extraction_id,
-            artifact_key=ObjectKeys.extraction_artifact(request.document_id, request.extraction_id),
-            clause_count=0,
-            created=True,
-        )
-
-    @activity.defn(name=ActivityName.RECORD_FAILURE)
-    async def record_failure(report: FailureReport) -> None:
-        recorded.failures.append(report)
-
-    return {TaskQueue.LLM: [llm_extract], TaskQueue.STORE: [store_results, record_failure]}
-
-
 @asynccontextmanager
-async def pipeline(client: Client, settings: Settings, recorded: Recorded) -> AsyncIterator[None]:
-    fakes = fake_stages(recorded)
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(
-            Worker(client, task_queue=TaskQueue.WORKFLOW.value, workflows=[ExtractionWorkflow])
-        )
-        await stack.enter_async_context(build_worker(client, pool_spec(settings), settings))
-        for queue in (TaskQueue.LLM, TaskQueue.STORE):
-            await stack.enter_async_context(
-                Worker(client, task_queue=queue.value, activities=fakes[queue])
-            )
+async def pipeline(client: Client, settings: Settings, calls: Calls) -> AsyncIterator[None]:
+    """The real workflow and parse pool; the llm and store stages are the shared fakes."""
+    async with (
+        build_worker(client, pool_spec(settings), settings),
+        fake_pipeline(client, fakes(calls), pools=(TaskQueue.LLM, TaskQueue.STORE)),
+    ):
         yield
 
 
@@ -179,8 +134,8 @@ async def test_each_bad_file_ends_its_workflow_after_one_parse_attempt_with_its_
     good_id = f"doc_{run}_good"
     store.put_bytes(ObjectKeys.document_pdf(good_id), cuad(SMALL_CONTRACT))
 
-    recorded = Recorded()
-    async with pipeline(temporal_client, settings, recorded):
+    calls = Calls()
+    async with pipeline(temporal_client, settings, calls):
         handles = {name: await start(temporal_client, doc) for name, doc in document_ids.items()}
         for name, handle in handles.items():
             with pytest.raises(WorkflowFailureError) as failure:
@@ -196,12 +151,12 @@ async def test_each_bad_file_ends_its_workflow_after_one_parse_attempt_with_its_
         result = await asyncio.wait_for(good.result(), timeout=60)
 
     assert result["status"] == "completed"
-    [stored] = recorded.stored
+    [stored] = calls.store
     assert stored.parsed.page_count == 4
     assert stored.parsed.engine.startswith("pdfium ")
 
-    reports = {report.document_id: report for report in recorded.failures}
-    assert len(recorded.failures) == len(BAD_FILES)
+    reports = {report.document_id: report for report in calls.failures}
+    assert len(calls.failures) == len(BAD_FILES)
     for name, (_, error_type, reason) in BAD_FILES.items():
         report = reports[document_ids[name]]
         assert report.stage == Stage.PARSING, name

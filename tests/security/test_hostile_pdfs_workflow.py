@@ -25,8 +25,9 @@ from temporalio.exceptions import ApplicationError
 from charmelio.contract import ObjectKeys, ParsedPages
 from charmelio.settings import Settings
 from charmelio.storage.objects import LocalObjectStore
+from operator_tools.fakes.stages import Calls
 from tests.parse.pdfs import SMALL_CONTRACT, cuad
-from tests.parse.test_parse_workflow import Recorded, parse_attempts, pipeline, start
+from tests.parse.test_parse_workflow import parse_attempts, pipeline, start
 from tests.security.hostile_pdfs import (
     ATTACHMENT,
     INJECTED_SCRIPT,
@@ -106,10 +107,10 @@ async def test_hostile_pdfs_end_after_one_attempt_and_the_pool_keeps_serving(
     good_id = f"doc_{run}_good"
     store.put_bytes(ObjectKeys.document_pdf(good_id), cuad(SMALL_CONTRACT))
 
-    recorded = Recorded()
+    calls = Calls()
     seconds: dict[str, float] = {}
     with PeakMemory().watching() as memory:
-        async with pipeline(temporal_client, settings, recorded):
+        async with pipeline(temporal_client, settings, calls):
             for name, (_, expected) in HOSTILE.items():
                 began = time.monotonic()
                 handle = await start(temporal_client, document_ids[name])
@@ -136,8 +137,8 @@ async def test_hostile_pdfs_end_after_one_attempt_and_the_pool_keeps_serving(
     assert memory.own_peak - memory.own_start < GROWTH_BOUND_BYTES
     assert memory.child_peak < RSS_BOUND_BYTES
 
-    reports = {report.document_id: report for report in recorded.failures}
-    stored = {request.document_id: request for request in recorded.stored}
+    reports = {report.document_id: report for report in calls.failures}
+    stored = {request.document_id: request for request in calls.store}
     for name, (_, expected) in HOSTILE.items():
         document_id = document_ids[name]
         if expected is None:

@@ -22,28 +22,24 @@ from pathlib import Path
 
 import pytest
 import requests
-from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api_server._access_log import redact_query
 from charmelio.contract import (
-    ActivityName,
+    WORKFLOW_TYPE,
     ErrorType,
-    FailureReport,
     ObjectKeys,
     PageText,
     ParsedDocument,
     ParsedPages,
-    ParseRequest,
-    StoredExtraction,
-    StoreRequest,
     TaskQueue,
 )
 from charmelio.storage.objects import LocalObjectStore
 from operator_tools.devstack import free_port
 from operator_tools.fakes.openai_server import FakeOpenAIServer
+from operator_tools.fakes.stages import Calls, fakes
 from tests.security.api_server import wait_until_healthy
 from workflows import ExtractionWorkflow
 
@@ -107,11 +103,15 @@ async def test_an_llm_worker_refused_by_the_provider_logs_no_secret(
         pages=[PageText(page=1, text="This Agreement is governed by the laws of Delaware.")],
     )
     store.put_bytes(ObjectKeys.parsed_pages(document_id), pages.model_dump_json().encode())
-    failures: list[FailureReport] = []
+    calls = Calls()
 
-    @activity.defn(name=ActivityName.PARSE_PDF)
-    async def parse_pdf(request: ParseRequest) -> ParsedDocument:
-        return ParsedDocument(
+    def nothing_to_store(_: Calls) -> None:
+        raise AssertionError("the provider refused: nothing to store")
+
+    stages = fakes(
+        calls,
+        store=nothing_to_store,
+        parse_result=lambda request: ParsedDocument(
             document_id=request.document_id,
             pages_key=ObjectKeys.parsed_pages(request.document_id),
             sha256="0" * 64,
@@ -119,15 +119,8 @@ async def test_an_llm_worker_refused_by_the_provider_logs_no_secret(
             char_count=len(pages.full_text()),
             engine="test",
             parse_seconds=0.0,
-        )
-
-    @activity.defn(name=ActivityName.STORE_RESULTS)
-    async def store_results(request: StoreRequest) -> StoredExtraction:
-        raise AssertionError("the provider refused: nothing to store")
-
-    @activity.defn(name=ActivityName.RECORD_FAILURE)
-    async def record_failure(report: FailureReport) -> None:
-        failures.append(report)
+        ),
+    )
 
     env = secret_env(
         CHARMELIO_TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
@@ -153,15 +146,19 @@ async def test_an_llm_worker_refused_by_the_provider_logs_no_secret(
             Worker(
                 temporal_client, task_queue=TaskQueue.WORKFLOW.value, workflows=[ExtractionWorkflow]
             ),
-            Worker(temporal_client, task_queue=TaskQueue.PARSE.value, activities=[parse_pdf]),
+            Worker(
+                temporal_client,
+                task_queue=TaskQueue.PARSE.value,
+                activities=stages[TaskQueue.PARSE],
+            ),
             Worker(
                 temporal_client,
                 task_queue=TaskQueue.STORE.value,
-                activities=[store_results, record_failure],
+                activities=stages[TaskQueue.STORE],
             ),
         ):
             handle = await temporal_client.start_workflow(
-                "ExtractionWorkflow",
+                WORKFLOW_TYPE,
                 document_id,
                 id=f"test-secrets-{document_id}",
                 task_queue=TaskQueue.WORKFLOW.value,
@@ -180,7 +177,7 @@ async def test_an_llm_worker_refused_by_the_provider_logs_no_secret(
     # The key was really in play: the provider saw it, and refused it.
     assert fake_openai.requests
     assert fake_openai.requests[0].authorization == f"Bearer {OPENAI_KEY}"
-    [report] = failures
+    [report] = calls.failures
     assert report.error_type == ErrorType.LLM_REQUEST
     assert "401" in report.message
     assert_no_secret(report.message, "the recorded failure")
