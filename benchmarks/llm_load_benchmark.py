@@ -36,6 +36,7 @@ from temporalio.client import WorkflowFailureError
 from charmelio.contract import ActivityName
 from charmelio.documents import upload_pdf
 from charmelio.settings import Settings
+from charmelio.stages import PoolName
 from charmelio.starter import start_extraction
 from charmelio.storage.objects import open_object_store
 from charmelio.worker_runtime import connect
@@ -110,7 +111,12 @@ async def _run(args: argparse.Namespace, fake: FakeOpenAIServer, data_dir: Path)
     }
     if args.queue_rps:
         env["CHARMELIO_LLM_RATE_LIMIT_PER_SECOND"] = str(args.queue_rps)
-    pools = {"workflow": 1, "parse": 2, "llm": args.llm_workers, "store": 1}
+    pools: dict[str, int] = {
+        PoolName.WORKFLOW: 1,
+        PoolName.PARSE: 2,
+        PoolName.LLM: args.llm_workers,
+        PoolName.STORE: 1,
+    }
     stack = DevStack(settings, processes_per_pool=pools, temporal_port=free_port(), extra_env=env)
     print(f"starting the stack: {pools} ...", file=sys.stderr)
     await asyncio.to_thread(stack.start)

@@ -1,8 +1,14 @@
 """Charmelio: contract PDFs to evidence-backed clause data, durably, on Temporal.
 
-This shared package holds what every process needs: settings, the stage contract, storage clients,
-the worker runtime and the CLI. The stages live in `parse_worker`, `llm_worker` and `store_worker`;
-the workflow in `workflows`.
+This package is the kernel every process stands on: settings, the contract and the stage table,
+typed errors, storage clients, the worker runtime and starting a workflow. It imports no pool and
+no app. The pools are `workflows`, `parse_worker`, `llm_worker` and `store_worker`; the apps around
+them are `api_server`, `cli` and `operator_tools`.
 """
 
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+# The bundled CUAD contract (CC BY 4.0, samples/LICENSE.md) the demo and the load test extract.
+SAMPLE_CONTRACT = Path(__file__).resolve().parent / "samples" / "supply_agreement.pdf"

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from charmelio.stages import PACKAGE_OF_POOL, POOLS, PoolName
+from charmelio.stages import ACTIVITY_POOLS, PACKAGE_OF_POOL, POOLS, PoolName
 from cli._common import settings_of
 
 
@@ -96,7 +96,7 @@ def _loadtest_arguments(parser: argparse.ArgumentParser) -> None:
         help="each: every stage queue on its own at once (default); pipeline: whole workflows;"
         " parse/llm/store: that queue alone",
     )
-    for pool in ("parse", "llm", "store"):
+    for pool in ACTIVITY_POOLS:
         parser.add_argument(
             f"--{pool}-workers",
             type=_sizes,
@@ -123,9 +123,9 @@ def _loadtest(args: argparse.Namespace) -> int:
     from operator_tools.loadtest import Load
     from operator_tools.loadtest.runner import LoadTestError, LoadTestRequest, run_loadtest
 
-    workers = {
-        pool: sizes
-        for pool in ("parse", "llm", "store")
+    workers: dict[str, list[int]] = {
+        pool.value: sizes
+        for pool in ACTIVITY_POOLS
         if (sizes := getattr(args, f"{pool}_workers")) is not None
     }
     load = None

@@ -10,22 +10,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import charmelio
+from charmelio import SAMPLE_CONTRACT
 from charmelio.settings import Settings, load_settings
+from charmelio.stages import ACTIVITY_POOLS, PoolName
 from cli._common import CommandError
 from cli._documents import extract_documents, upload_files
 
 if TYPE_CHECKING:
     from operator_tools.devstack import DevStack
 
-SAMPLE_CONTRACT = Path(charmelio.__file__).parent / "samples" / "supply_agreement.pdf"
-
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dev = commands.add_parser("dev", help="run the embedded local stack until Ctrl-C")
-    dev.add_argument("--parse-workers", type=int, default=1)
-    dev.add_argument("--llm-workers", type=int, default=1)
-    dev.add_argument("--store-workers", type=int, default=1)
+    for pool in ACTIVITY_POOLS:
+        dev.add_argument(f"--{pool}-workers", type=int, default=1, help=f"{pool} processes")
     dev.add_argument(
         "--metrics",
         action="store_true",
@@ -64,10 +62,8 @@ def _dev(args: argparse.Namespace) -> int:
 
     settings = _stack_settings(args)
     pools = {
-        "workflow": 1,
-        "parse": args.parse_workers,
-        "llm": args.llm_workers,
-        "store": args.store_workers,
+        PoolName.WORKFLOW.value: 1,
+        **{pool.value: getattr(args, f"{pool}_workers") for pool in ACTIVITY_POOLS},
     }
     stack = DevStack(settings, processes_per_pool=pools, metrics=args.metrics)
     _stop_on_sigterm()

@@ -32,6 +32,7 @@ from charmelio.contract import (
     StoreRequest,
     TaskQueue,
 )
+from charmelio.stages import PoolName
 from workflows import ExtractionWorkflow
 
 
@@ -98,7 +99,7 @@ def fakes(
 
     @activity.defn(name=ActivityName.PARSE_PDF)
     async def parse_pdf(request: ParseRequest) -> ParsedDocument:
-        calls.attempt("parse")
+        calls.attempt(PoolName.PARSE)
         calls.parse.append(request)
         if parse_gate is not None:
             await parse_gate.wait()
@@ -108,7 +109,7 @@ def fakes(
 
     @activity.defn(name=ActivityName.LLM_EXTRACT)
     async def llm_extract(request: ExtractRequest) -> ExtractionSummary:
-        calls.attempt("llm")
+        calls.attempt(PoolName.LLM)
         calls.llm.append(request)
         if llm:
             llm(calls)
@@ -116,7 +117,7 @@ def fakes(
 
     @activity.defn(name=ActivityName.STORE_RESULTS)
     async def store_results(request: StoreRequest) -> StoredExtraction:
-        calls.attempt("store")
+        calls.attempt(PoolName.STORE)
         calls.store.append(request)
         if store:
             store(calls)

@@ -7,9 +7,8 @@ comment after its end-of-file marker: every reader ignores it, every variant get
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
-SAMPLE_CONTRACT = Path(__file__).resolve().parent.parent / "samples" / "supply_agreement.pdf"
+from charmelio import SAMPLE_CONTRACT
 
 
 def contract_pdf(pages: int | None = None) -> bytes:

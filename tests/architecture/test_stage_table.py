@@ -108,3 +108,28 @@ def test_no_name_of_the_contract_is_spelled_out_elsewhere() -> None:
         if value in names
     ]
     assert not found, "use the contract's names instead of literals:\n" + "\n".join(found)
+
+
+# Where "parse" and friends mean something else than a pool: the parse engine's refusal kind,
+# and the evaluation's timing phases.
+OTHER_MEANINGS = {
+    ROOT / "parse_worker" / "_protocol.py",
+    ROOT / "parse_worker" / "_engines.py",
+    ROOT / "parse_worker" / "_engine_main.py",
+    ROOT / "operator_tools" / "evaluation" / "_run.py",
+    ROOT / "operator_tools" / "evaluation" / "_report.py",
+}
+
+
+def test_no_pool_name_is_spelled_out_elsewhere() -> None:
+    names = {pool.value for pool in stages.POOLS}
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {value!r}"
+        for room in PYTHON_ROOMS
+        if room != "tests"
+        for path in python_files(room)
+        if path not in DEFINED_IN | OTHER_MEANINGS
+        for line, value in _string_literals(path)
+        if value in names
+    ]
+    assert not found, "use charmelio.stages.PoolName instead of literals:\n" + "\n".join(found)

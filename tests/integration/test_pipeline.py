@@ -280,7 +280,7 @@ async def test_the_charmelio_and_temporal_clis_against_the_stack(
         assert first.returncode == again.returncode == 0, first.stderr
         document_id = first.stdout.split()[0]
         assert "(new," in first.stdout
-        assert "(already uploaded," in again.stdout
+        assert "(already uploaded)" in again.stdout
         assert again.stdout.split()[0] == document_id
 
         refused = await asyncio.to_thread(run_cli, ["upload", str(not_a_pdf)], env, tmp_path)

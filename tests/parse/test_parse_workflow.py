@@ -10,6 +10,7 @@ extraction row.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -121,8 +122,9 @@ async def parse_attempts(handle: WorkflowHandle[Any, Any]) -> list[int]:
 
 
 async def test_each_bad_file_ends_its_workflow_after_one_parse_attempt_with_its_reason(
-    temporal_client: Client, tmp_path: Path, bomb: bytes
+    temporal_client: Client, tmp_path: Path, bomb: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="temporalio")
     settings = Settings(
         storage_backend="local", storage_dir=tmp_path / "objects", parse_concurrency=2
     )
@@ -162,3 +164,8 @@ async def test_each_bad_file_ends_its_workflow_after_one_parse_attempt_with_its_
         assert report.stage == Stage.PARSING, name
         assert report.error_type == error_type, name
         assert f"(reason: {reason})" in report.message, name
+    # An expected refusal is an answer, not a fault: the SDK logs it at DEBUG, never with a
+    # traceback at WARNING (the worker's own one line per attempt says what happened).
+    refusals = [r for r in caplog.records if r.getMessage() == "Completing activity as failed"]
+    assert len(refusals) >= len(BAD_FILES)
+    assert all(r.levelno == logging.DEBUG for r in refusals)
