@@ -486,3 +486,41 @@ def test_the_image_holds_every_package_a_manifest_runs(rendered: dict[str, Manif
     for package in needed:
         assert f"COPY {package} ./{package}" in dockerfile, package
         assert f"!{package}/" in ignore, package
+
+
+def test_the_migrate_job_applies_alone_with_its_settings(rendered: dict[str, Manifests]) -> None:
+    """docs/operations.md applies the Job first with a label selector: it must pick the Job and
+    every ConfigMap the Job reads, and nothing that writes to the database."""
+    for target, documents in rendered.items():
+        chosen = [
+            doc
+            for doc in documents
+            if doc["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+            in {"settings", "migrate"}
+        ]
+        assert sorted(doc["kind"] for doc in chosen) == ["ConfigMap", "Job"], target
+        job = next(doc for doc in chosen if doc["kind"] == "Job")
+        container_settings(chosen, only_container(job))  # its ConfigMap is among the chosen
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    assert "-l 'app.kubernetes.io/component in (settings,migrate)'" in guide
+
+
+def test_the_per_pool_table_in_the_guide_is_the_production_overlays(
+    rendered: dict[str, Manifests],
+) -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    section = guide.split("### What to set per pool", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1:-1] for line in section.splitlines()[2:]]
+    documents = rendered["production"]
+    scalers = queue_scalers(documents)
+    deployments = pool_deployments(documents)
+    assert [row[0].strip() for row in rows] == [pool.value for pool in POOLS]
+    for row in rows:
+        pool = PoolName(row[0].strip())
+        scaler = scalers[pool]
+        assert row[1].strip() == f"{QUEUE_OF_POOL[pool]} (`{scaler.queue_type}`)"
+        assert row[3].strip() == str(scaler.target)
+        assert row[4].strip() == f"{scaler.minimum} / {scaler.maximum}"
+        settings = container_settings(documents, only_container(deployments[pool]))
+        name, value = re.findall(r"`(CHARMELIO_\w+)` (\d+)", row[2])[0]
+        assert settings[name] == value, (pool, name)
