@@ -27,7 +27,7 @@ import yaml
 
 from charmelio.settings import ENV_PREFIX, Settings
 from charmelio.stages import PACKAGE_OF_POOL, POOLS, QUEUE_OF_POOL, PoolName
-from cli._commands import _parser
+from cli import build_parser as _parser
 from operator_tools.scaling import (
     POOL_LABEL,
     container_settings,
