@@ -19,7 +19,6 @@ from fastapi import Request
 from minio.error import MinioException
 from psycopg_pool import ConnectionPool, PoolTimeout
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
@@ -28,6 +27,7 @@ from api_server._problems import ApiProblem, ErrorCode
 from charmelio.errors import StorageUnavailableError
 from charmelio.settings import Settings
 from charmelio.storage.objects import LocalObjectStore, ObjectStore, S3ObjectStore
+from charmelio.worker_runtime import client_options
 
 _log = logging.getLogger(__name__)
 
@@ -149,11 +149,7 @@ async def open_services(settings: Settings, runtime: Runtime | None = None) -> S
     database_url = settings.require_database_url()
     # Lazy: the API starts, and /health answers, while Temporal is still coming up.
     temporal = await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        lazy=True,
-        runtime=runtime,
+        settings.temporal_address, lazy=True, runtime=runtime, **client_options(settings)
     )
     objects = await to_thread.run_sync(open_objects, settings)
     pool = open_database_pool(settings, database_url)

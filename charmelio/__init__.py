@@ -6,9 +6,4 @@ no app. The pools are `workflows`, `parse_worker`, `llm_worker` and `store_worke
 them are `api_server`, `cli` and `operator_tools`.
 """
 
-from pathlib import Path
-
 __version__ = "0.1.0"
-
-# The bundled CUAD contract (CC BY 4.0, samples/LICENSE.md) the demo and the load test extract.
-SAMPLE_CONTRACT = Path(__file__).resolve().parent / "samples" / "supply_agreement.pdf"

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_connect_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Temporal Cloud or any TLS frontend: an API key (which implies TLS), or mTLS with a client
+    # certificate and key; a private CA's certificate when the server's is not publicly trusted.
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool = False
+    temporal_tls_client_cert_path: Path | None = None
+    temporal_tls_client_key_path: Path | None = None
+    temporal_tls_server_ca_path: Path | None = None
 
     # Postgres. Unset means: `charmelio dev` starts an embedded Postgres; any other process refuses
     # to start (see `require_database_url`).
@@ -140,6 +147,13 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"storage_backend=s3 needs {', '.join(missing)}")
+        if (self.temporal_tls_client_cert_path is None) != (
+            self.temporal_tls_client_key_path is None
+        ):
+            raise ValueError(
+                "CHARMELIO_TEMPORAL_TLS_CLIENT_CERT_PATH and CHARMELIO_TEMPORAL_TLS_CLIENT_KEY_PATH"
+                " go together: set both for mTLS, or neither"
+            )
         if self.llm_provider == "openai" and not self.openai_base_url:
             raise ValueError("llm_provider=openai needs CHARMELIO_OPENAI_BASE_URL")
         if self.llm_reply_tokens * 2 > self.llm_context_tokens:
@@ -159,6 +173,15 @@ class Settings(BaseSettings):
         if self.llm_provider == "auto":
             return "openai" if self.openai_base_url else "rules"
         return self.llm_provider
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        return bool(
+            self.temporal_tls
+            or self.temporal_api_key is not None
+            or self.temporal_tls_client_cert_path is not None
+            or self.temporal_tls_server_ca_path is not None
+        )
 
     @property
     def llm_budget_configured(self) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio import activity
@@ -23,6 +24,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -45,6 +47,36 @@ _log = logging.getLogger("charmelio.worker")
 _activity_log = logging.getLogger("charmelio.activity")
 
 
+def client_options(settings: Settings) -> dict[str, Any]:
+    """How every Charmelio process reaches Temporal: namespace, payload converter, and TLS or an
+    API key (Temporal Cloud). Certificate files are read here, at start, so a wrong path fails the
+    start with its name rather than the first call."""
+    options: dict[str, Any] = {
+        "namespace": settings.temporal_namespace,
+        "data_converter": pydantic_data_converter,
+    }
+    if settings.temporal_api_key is not None:
+        options["api_key"] = settings.temporal_api_key.get_secret_value()
+    if settings.temporal_uses_tls:
+        options["tls"] = TLSConfig(
+            server_root_ca_cert=_read(settings.temporal_tls_server_ca_path, "SERVER_CA"),
+            client_cert=_read(settings.temporal_tls_client_cert_path, "CLIENT_CERT"),
+            client_private_key=_read(settings.temporal_tls_client_key_path, "CLIENT_KEY"),
+        )
+    return options
+
+
+def _read(path: Path | None, which: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"CHARMELIO_TEMPORAL_TLS_{which}_PATH={path}: {exc.strerror or exc}"
+        ) from None
+
+
 async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
     """Connect to Temporal, waiting for it to come up (start-up order in a stack is not ours).
 
@@ -60,10 +92,7 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
     ):
         with attempt:
             return await Client.connect(
-                settings.temporal_address,
-                namespace=settings.temporal_namespace,
-                data_converter=pydantic_data_converter,
-                runtime=runtime,
+                settings.temporal_address, runtime=runtime, **client_options(settings)
             )
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from charmelio import SAMPLE_CONTRACT
+from charmelio.samples import SAMPLE_CONTRACT
 from charmelio.settings import Settings, load_settings
 from charmelio.stages import ACTIVITY_POOLS, PoolName
 from cli._common import CommandError

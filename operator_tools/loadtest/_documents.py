@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-from charmelio import SAMPLE_CONTRACT
+from charmelio.samples import SAMPLE_CONTRACT
 
 
 def contract_pdf(pages: int | None = None) -> bytes:
