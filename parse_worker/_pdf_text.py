@@ -75,7 +75,8 @@ class ParseStats:
     page_count: int
     char_count: int
     pages_without_text: list[int]
-    """Pages that still have no text: no text layer, and OCR off, unavailable or empty-handed."""
+    """Pages that show something but have no text: no text layer, and OCR off, unavailable or
+    empty-handed. Blank pages are not among them."""
     engine: str
     engine_warnings: int
     """Problems the engine logged and worked around (pypdf logs one per recovered object)."""
@@ -87,6 +88,8 @@ class ParseStats:
     """Why an engine was abandoned for the next one, in order (empty when PDFium read it all)."""
     javascript_actions: int = 0
     attachments: int = 0
+    blank_pages: list[int] = field(default_factory=list)
+    """Pages with nothing on them (no text, no ink): never OCR'd, not pages without text."""
 
 
 def extract_pages(
@@ -143,7 +146,8 @@ def _pages_and_stats(outcome: EngineOutcome) -> tuple[list[PageText], ParseStats
     stats = ParseStats(
         page_count=len(pages),
         char_count=sum(len(page.text) for page in pages),
-        pages_without_text=[page.page for page in pages if not page.text],
+        pages_without_text=[e.number for e in outcome.pages if not e.text and not e.blank],
+        blank_pages=[event.number for event in outcome.pages if event.blank],
         engine=engine,
         engine_warnings=outcome.finished.engine_warnings,
         ocr_pages=[page.page for page in pages if page.ocr],

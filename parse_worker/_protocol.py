@@ -91,6 +91,8 @@ class Page:
     number: int
     text: str
     ocr: bool = False
+    blank: bool = False
+    """Nothing is drawn on the page (no text, no ink at a low-resolution check): not OCR'd."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "number": (int,),
     "text": (str,),
     "ocr": (bool,),
+    "blank": (bool,),
     "engine_warnings": (int,),
     "javascript_actions": (int,),
     "attachments": (int,),

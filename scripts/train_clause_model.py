@@ -46,11 +46,14 @@ from llm_worker.model_training import (
     sentence_features,
 )
 from operator_tools.evaluation import CuadContract, evaluate, read_training_file, render, words
+from operator_tools.evaluation._cuad import TRAINING_FILE_SPLITS
 from operator_tools.evaluation._run import document_id_for, pages_from_text
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "llm_worker" / "models" / MODEL_FILE
-FIT, VALIDATION, HELD_OUT = slice(0, 300), slice(300, 395), slice(395, 455)
+FIT, VALIDATION, HELD_OUT = (
+    TRAINING_FILE_SPLITS[name] for name in ("fit", "validation", "held-out")
+)
 MIN_DOCUMENT_FREQUENCY = 3
 REGULARISATION_C = 4.0
 FEATURES_PER_CATEGORY = 2500

@@ -7,11 +7,13 @@ share of claimed quotes found in the document, and seconds per contract.
 
 from operator_tools.evaluation._command import run_evaluation
 from operator_tools.evaluation._cuad import (
+    TRAINING_FILE_SPLITS,
     CuadContract,
     DatasetError,
     contract_from_record,
     load_folder,
     read_training_file,
+    read_training_split,
 )
 from operator_tools.evaluation._matching import Counts, is_match, jaccard, score_spans, words
 from operator_tools.evaluation._report import as_json, render
@@ -25,6 +27,7 @@ from operator_tools.evaluation._run import (
 )
 
 __all__ = [
+    "TRAINING_FILE_SPLITS",
     "ContractScore",
     "Counts",
     "CuadContract",
@@ -39,6 +42,7 @@ __all__ = [
     "pages_from_pdf",
     "pages_from_text",
     "read_training_file",
+    "read_training_split",
     "render",
     "run_evaluation",
     "score_contract",

@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Literal
 
 from charmelio.settings import ConfigurationError, Settings
-from operator_tools.evaluation._cuad import DatasetError, load_folder
+from operator_tools.evaluation._cuad import (
+    DatasetError,
+    is_training_file,
+    load_folder,
+    read_training_split,
+)
 from operator_tools.evaluation._report import as_json as report_json
 from operator_tools.evaluation._report import render
-from operator_tools.evaluation._run import ContractScore, evaluate
+from operator_tools.evaluation._run import ContractScore, PageSource, evaluate
 
 
 def run_evaluation(
@@ -21,7 +26,11 @@ def run_evaluation(
     provider: Literal["auto", "rules", "openai"] | None = None,
     as_json: bool = False,
 ) -> int:
-    """Exit status 0 when every contract was extracted, 1 when some failed, 2 for a bad folder."""
+    """Exit status 0 when every contract was extracted, 1 when some failed, 2 for a bad folder.
+
+    `folder` is a CUAD-format folder (PDFs and labels), or the training file
+    (``cuad-train.jsonl.gz``), whose held-out split is then scored from CUAD's text.
+    """
     from llm_worker.activities import extractor_for
 
     if provider is not None:
@@ -37,8 +46,13 @@ def run_evaluation(
             file=sys.stderr,
         )
         return 2
+    source: PageSource = "pdf"
     try:
-        contracts = load_folder(folder)
+        if is_training_file(folder):
+            # The training file has no PDFs: its held-out contracts are read from CUAD's text.
+            contracts, source = read_training_split(folder, "held-out"), "text"
+        else:
+            contracts = load_folder(folder)
     except DatasetError as exc:
         print(f"charmelio eval: {exc}", file=sys.stderr)
         return 2
@@ -56,6 +70,7 @@ def run_evaluation(
     report = evaluate(
         contracts,
         extractor,
+        source=source,
         settings=settings,
         on_contract=progress,
     )

@@ -101,6 +101,38 @@ def load_folder(folder: Path) -> list[CuadContract]:
     return contracts
 
 
+TRAINING_FILE_SPLITS: dict[str, slice] = {
+    "fit": slice(0, 300),
+    "validation": slice(300, 395),
+    "held-out": slice(395, 455),
+}
+"""How the training file (``cuad-train.jsonl.gz``, 455 contracts) is split, in file order: the
+classifier is fitted on ``fit``, its per-category policies and any rule tuning are chosen on
+``validation`` (and ``fit``), and ``held-out`` is only ever scored. The training script and
+``charmelio eval FILE.jsonl.gz`` both read it from here, so the held-out contracts are the same
+everywhere."""
+
+
+def is_training_file(path: Path) -> bool:
+    return path.is_file() and path.name.endswith((".jsonl", ".jsonl.gz"))
+
+
+def read_training_split(path: Path, split: str = "held-out") -> list[CuadContract]:
+    """One split of the training file (see `TRAINING_FILE_SPLITS`), in file order."""
+    if split not in TRAINING_FILE_SPLITS:
+        raise DatasetError(f"unknown split {split!r}; one of {', '.join(TRAINING_FILE_SPLITS)}")
+    try:
+        contracts = list(read_training_file(path))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, EOFError) as exc:
+        raise DatasetError(f"{path}: unreadable ({exc})") from None
+    wanted = TRAINING_FILE_SPLITS[split]
+    if len(contracts) < wanted.stop:
+        raise DatasetError(
+            f"{path}: has {len(contracts)} contracts; the {split} split needs {wanted.stop}"
+        )
+    return contracts[wanted]
+
+
 def read_training_file(path: Path) -> Iterator[CuadContract]:
     """The contracts of a CUAD JSON-lines file (gzip or plain), in file order."""
     opener = gzip.open if path.suffix == ".gz" else open

@@ -2,8 +2,9 @@
 
 CUAD answers are terse human summaries (``'Florida Chemical Company, LLC ("FCC"); Flotek
 Chemistry LLC ("Flotek")'``, ``'2/28/19'``, ``'Delaware'``), so each comparison reduces both sides
-to words first. A field is correct when the extraction says what CUAD says, including saying
-nothing when CUAD has no (or no exact) value, e.g. an expiration that is "Perpetual".
+to words first. A field is correct when the extraction says exactly what CUAD says once both are
+normalised (words, case, "the State of"), including saying nothing when CUAD has no (or no exact)
+value, e.g. an expiration that is "Perpetual".
 """
 
 from __future__ import annotations
@@ -68,13 +69,18 @@ def parties_correct(predicted: Sequence[str], gold: Sequence[str]) -> bool:
 _JURISDICTION_FILLER = frozenset({"the", "state", "of", "commonwealth", "province", "laws"})
 
 
+def _jurisdiction_words(text: str) -> frozenset[str]:
+    return frozenset(words(text)) - _JURISDICTION_FILLER
+
+
 def governing_law_correct(predicted: str | None, gold: str) -> bool:
-    """ "State of New York" is "New York", "Ontario" is "Ontario, Canada"; nothing is nothing."""
-    mine = set(words(predicted or "")) - _JURISDICTION_FILLER
-    theirs = set(words(gold))
-    if not mine or not theirs:
-        return not mine and not theirs
-    return mine <= theirs
+    """Exact after normalisation: "State of New York" is "New York" (never "New"), and
+    "Ontario" is "Ontario, Canada" (the jurisdiction before the country); nothing is nothing."""
+    mine = _jurisdiction_words(predicted or "")
+    accepted = {_jurisdiction_words(gold), _jurisdiction_words(gold.split(",")[0])}
+    if not mine or not _jurisdiction_words(gold):
+        return not mine and not _jurisdiction_words(gold)
+    return mine in accepted
 
 
 @dataclass(frozen=True)

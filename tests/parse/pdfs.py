@@ -122,3 +122,26 @@ def without_text_layer(data: bytes) -> bytes:
                 page.remove_obj(item)
         page.gen_content()
     return _save(document)
+
+
+def with_text_label(data: bytes, label: str, page_numbers: list[int]) -> bytes:
+    """The same pages with a small visible text object (``label``) added to the given pages:
+    what a scanner that stamps a word or two into the text layer produces."""
+    import ctypes
+
+    document = _document(data)
+    for number in page_numbers:
+        page = document[number - 1]
+        text = pdfium_c.FPDFPageObj_NewTextObj(document.raw, b"Helvetica", ctypes.c_float(12.0))
+        encoded = (label + "\0").encode("utf-16-le")
+        buffer = ctypes.create_string_buffer(encoded, len(encoded))
+        pdfium_c.FPDFText_SetText(text, ctypes.cast(buffer, ctypes.POINTER(pdfium_c.FPDF_WCHAR)))
+        pdfium_c.FPDFPageObj_Transform(text, 1, 0, 0, 1, 72, 740)
+        pdfium_c.FPDFPage_InsertObject(page.raw, text)
+        page.gen_content()
+    return _save(document)
+
+
+def white_page_pdf() -> bytes:
+    """One page whose only content is a white rectangle: objects, but no ink."""
+    return one_page_pdf([b"1 1 1 rg 0 0 612 792 re f\n"])

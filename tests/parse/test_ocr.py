@@ -21,10 +21,14 @@ from tests.parse.pdfs import (
     PRINCIPAL_LIFE,
     SMALL_CONTRACT,
     awkward,
+    blank_pdf,
     concatenate,
     cuad,
+    one_page_pdf,
     pages_of,
+    white_page_pdf,
     with_broken_root,
+    with_text_label,
     without_text_layer,
 )
 
@@ -137,3 +141,47 @@ def test_a_scan_pdfium_cannot_open_explains_that_ocr_needs_pdfium(siege_scan: by
         extract_pages(with_broken_root(siege_scan), **LIMITS, options=ParseOptions(ocr="auto"))
     assert caught.value.reason == "no_text_layer"
     assert "OCR needs PDFium" in caught.value.message
+
+
+@pytest.mark.usefixtures("tesseract")
+def test_a_blank_page_is_not_ocrd_and_is_counted_as_blank() -> None:
+    # A text contract, a page holding only a white box, and a page with no objects at all.
+    mixed = concatenate(cuad(SMALL_CONTRACT), white_page_pdf(), blank_pdf(1))
+    pages, stats = extract_pages(mixed, **LIMITS, options=ParseOptions(ocr="on", ocr_dpi=200))
+    assert stats.blank_pages == [5, 6]
+    assert stats.ocr_pages == []
+    assert stats.pages_without_text == []
+    assert "OCR" not in stats.engine
+    assert [page.text for page in pages[4:]] == ["", ""]
+
+
+def test_blank_pages_are_told_apart_from_unread_scans_with_ocr_off() -> None:
+    mixed = concatenate(
+        cuad(SMALL_CONTRACT), white_page_pdf(), pages_of(cuad(PRINCIPAL_LIFE), [10])
+    )
+    _, stats = extract_pages(mixed, **LIMITS, options=ParseOptions(ocr="off"))
+    assert stats.blank_pages == [5]
+    assert stats.pages_without_text == [6]
+
+
+@pytest.mark.usefixtures("tesseract")
+def test_a_scan_with_a_token_text_layer_is_ocrd(siege_scan: bytes) -> None:
+    # The word "Background" in the text layer over a full-page scan: the scan is what counts.
+    labelled = with_text_label(siege_scan, "Background", [1])
+    _, before = extract_pages(labelled, **LIMITS, options=ParseOptions(ocr="off"))
+    assert before.char_count == len("Background")
+    pages, stats = extract_pages(labelled, **LIMITS, options=OCR_ON)
+    assert stats.ocr_pages == [1]
+    assert pages[0].ocr
+    assert "THE SIEGE OF VICKSBURG" in pages[0].text
+
+
+@pytest.mark.usefixtures("tesseract")
+def test_a_short_text_page_without_a_scan_is_not_ocrd() -> None:
+    # A born-digital page holding only a few words (a page number, "Schedule A") keeps its text.
+    short = concatenate(
+        cuad(SMALL_CONTRACT), one_page_pdf([b"BT /F1 12 Tf 72 720 Td (Schedule A) Tj ET\n"])
+    )
+    pages, stats = extract_pages(short, **LIMITS, options=ParseOptions(ocr="on", ocr_dpi=200))
+    assert stats.ocr_pages == []
+    assert pages[4].text == "Schedule A"

@@ -79,6 +79,7 @@ def test_page_texts_are_stored_and_stats_returned(
         "engine_warnings": 0,
         "javascript_actions": 0,
         "attachments": 0,
+        "blank_pages": [],
     }
     assert result.engine.startswith("pdfium ")
     assert result.parse_seconds > 0

@@ -31,3 +31,14 @@ def test_control_characters_and_lone_surrogates_are_dropped() -> None:
 
 def test_tabs_inside_a_line_are_kept() -> None:
     assert normalise_page_text("Price:\t$10\t") == "Price:\t$10"
+
+
+def test_pdf_font_artefacts_are_folded() -> None:
+    # Filings' fonts map ';' to U+037E and set spaces as U+00A0/U+2009; ligature glyphs stand for
+    # their letters. Quotes, offsets and evidence checks all read the folded text.
+    raw = "Seller\u037e Buyer\u00a0and\u2009the \ufb01rm\u037e its af\ufb01liates\u200b"
+    assert normalise_page_text(raw) == "Seller; Buyer and the firm; its affiliates"
+
+
+def test_layout_spaces_inside_a_line_become_one_but_indentation_stays() -> None:
+    assert normalise_page_text("    (a)   the    Term\u00a0\u00a0 ends") == "    (a) the Term ends"

@@ -1,0 +1,101 @@
+"""The fields a lawyer reads first: governing law as the whole jurisdiction, parties with their
+defined roles, dates as ISO dates, scored exactly after normalisation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from charmelio.contract import PageText, ParsedPages
+from llm_worker import RulesExtractor
+from llm_worker._jurisdictions import find_jurisdiction
+from operator_tools.evaluation._fields import governing_law_correct
+
+
+def _pages(*texts: str) -> ParsedPages:
+    return ParsedPages(
+        document_id="doc",
+        engine="test",
+        pages=[PageText(page=n, text=t) for n, t in enumerate(texts, 1)],
+    )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "jurisdiction"),
+    [
+        ("This Agreement shall be governed by the laws of the State of New York.", "New York"),
+        ("GOVERNED BY THE LAWS OF THE STATE OF NEW JERSEY WITHOUT GIVING EFFECT TO", "New Jersey"),
+        (
+            "governed by the laws of the People\u2019s Republic of China.",
+            "People's Republic of China",
+        ),
+        ("construed in accordance with the laws of England and Wales.", "England and Wales"),
+        (
+            "governed by the laws of the Province of British Columbia and of Canada.",
+            "British Columbia",
+        ),
+        ("This Agreement is governed by English law.", "England"),
+        ("This Agreement shall be governed by the internal laws State of New York.", "New York"),
+        (
+            "Except as governed by the United States Trademark Act, governed by the laws of the "
+            "State of Arizona.",
+            "Arizona",
+        ),
+        ("governed by the laws of the State of Indiana.", "Indiana"),
+    ],
+)
+def test_the_whole_jurisdiction_is_read(sentence: str, jurisdiction: str) -> None:
+    found = find_jurisdiction(sentence)
+    assert found is not None
+    assert found.name == jurisdiction
+
+
+def test_the_english_language_is_not_a_governing_law() -> None:
+    found = find_jurisdiction("written in the English language and governed by Ohio law")
+    assert found is not None
+    assert found.name == "Ohio"
+
+
+OPENING = (
+    "SUPPLY AGREEMENT\n"
+    "This Supply Agreement is entered into as of February 28, 2019 "
+    "(the \u201cEffective Date\u201d) by and between Florida Chemical Company, LLC, "
+    "a Delaware limited liability company (\u201cSeller\u201d), and Flotek Chemistry, LLC "
+    "with its principal place of business at 10603 W Sam Houston Pkwy N, Houston, Texas "
+    "(hereinafter referred to as \u201cBuyer\u201d).\n\n"
+    "1. Term. This Agreement shall have an initial term of five (5) years from the Effective "
+    "Date, unless terminated earlier as provided herein.\n\n"
+    "2. Governing Law. This Agreement shall be governed by and construed in accordance with "
+    "the laws of the State of New York, without regard to its conflict of laws principles."
+)
+
+
+def test_fields_of_an_opening() -> None:
+    output = RulesExtractor().extract(_pages(OPENING))
+    assert [(p.name, p.role) for p in output.parties] == [
+        ("Florida Chemical Company, LLC", "Seller"),
+        ("Flotek Chemistry, LLC", "Buyer"),
+    ]
+    assert output.effective_date == date(2019, 2, 28)
+    # Five years from the Effective Date, counted as CUAD's annotators count it.
+    assert output.termination_date == date(2024, 2, 28)
+    assert output.governing_law == "New York"
+
+
+def test_a_date_only_of_signing_is_not_an_effective_date() -> None:
+    text = (
+        "LICENSE AGREEMENT\nThis License Agreement is made as of June 3, 2010 by and between "
+        'Alpha Corp. ("Licensor") and Beta LLC ("Licensee").\n\n'
+        "1. The license lasts until terminated by either party."
+    )
+    output = RulesExtractor().extract(_pages(text))
+    assert output.effective_date is None
+    assert [p.role for p in output.parties] == ["Licensor", "Licensee"]
+
+
+def test_governing_law_is_scored_exactly_after_normalisation() -> None:
+    assert not governing_law_correct("New", "New York")
+    assert governing_law_correct("the State of New York", "New York")
+    assert governing_law_correct("British Columbia", "British Columbia, Canada")
+    assert not governing_law_correct("England", "England and Wales")
