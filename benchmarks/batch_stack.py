@@ -126,7 +126,10 @@ async def main() -> None:
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="charmelio-batch-bench-") as tmp:
         base = load_settings(data_dir=Path(tmp) / "stack", stack_env=False)
-        with DevStack(base, api=False, temporal_on_disk=False) as stack:
+        stack = DevStack(base, api=False, temporal_on_disk=False)
+        # start() runs its own event loop to wait for Temporal: not on this one.
+        await asyncio.to_thread(stack.start)
+        try:
             settings = load_settings(
                 stack_env=False,
                 **{
@@ -153,6 +156,8 @@ async def main() -> None:
             again, done_again, reused = await run_batch(settings, document_ids)
             print(f"the same batch again: {again:.1f} s, {reused} reused, {done_again} extracted")
             print(f"stack notices: {stack.notices or 'none'}")
+        finally:
+            await asyncio.to_thread(stack.stop)
 
 
 if __name__ == "__main__":
