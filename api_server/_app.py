@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api_server import _documents, _extractions, _health
+from api_server import _batches, _documents, _extractions, _health
 from api_server._auth import api_key_guard
 from api_server._metrics import RequestMetrics
 from api_server._problems import ErrorCode, Problem, install_problem_handlers, problem_responses
@@ -103,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
         }
     app.include_router(_documents.router, **guarded)
     app.include_router(_extractions.router, **guarded)
+    app.include_router(_batches.router, **guarded)
     app.include_router(_health.router)
 
     @app.get("/", include_in_schema=False)

@@ -28,6 +28,9 @@ class ActivityName(StrEnum):
     LLM_EXTRACT = "llm_extract"
     STORE_RESULTS = "store_results"
     RECORD_FAILURE = "record_failure"
+    DESCRIBE_EXTRACTOR = "describe_extractor"
+    SAVE_BATCH_LIST = "save_batch_list"
+    READ_BATCH_PAGE = "read_batch_page"
 
 
 class Stage(StrEnum):
@@ -40,6 +43,8 @@ class Stage(StrEnum):
     RECORDING_FAILURE = "recording_failure"
     COMPLETED = "completed"
     FAILED = "failed"
+    # A batch reading its list and asking which documents are already extracted.
+    PLANNING_BATCH = "planning_batch"
 
 
 class ErrorType(StrEnum):
@@ -58,14 +63,22 @@ class ErrorType(StrEnum):
 
 class WorkflowType(StrEnum):
     EXTRACTION = "ExtractionWorkflow"
+    BATCH = "BatchExtractionWorkflow"
 
 
 class QueryName(StrEnum):
     CURRENT_STAGE = "current_stage"
+    BATCH_PROGRESS = "batch_progress"
+
+
+class SignalName(StrEnum):
+    # Stops a batch starting new documents; those in flight finish.
+    CANCEL_BATCH = "cancel_batch"
 
 
 WORKFLOW_TYPE = WorkflowType.EXTRACTION
 WORKFLOW_ID_PREFIX = "extraction-"
+BATCH_ID_PREFIX = "batch-"
 
 _DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _EXTRACTION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -93,6 +106,21 @@ ExtractionId = Annotated[str, AfterValidator(validate_extraction_id)]
 
 def workflow_id_for(document_id: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{validate_document_id(document_id)}"
+
+
+def validate_batch_id(value: str) -> str:
+    """A batch id is its workflow id (``batch-...``): the alphabet of a document id, prefixed."""
+    if not value.startswith(BATCH_ID_PREFIX) or not _DOCUMENT_ID.fullmatch(
+        value.removeprefix(BATCH_ID_PREFIX)
+    ):
+        raise ValueError(
+            f"invalid batch id {value[:80]!r}: {BATCH_ID_PREFIX!r} followed by 1-128 letters,"
+            " digits, '_' or '-'"
+        )
+    return value
+
+
+BatchId = Annotated[str, AfterValidator(validate_batch_id)]
 
 
 class ObjectKeys:
@@ -131,6 +159,11 @@ class ObjectKeys:
     @staticmethod
     def extraction_artifact_prefix(document_id: str) -> str:
         return f"extractions/{validate_document_id(document_id)}/"
+
+    @staticmethod
+    def batch_list(batch_id: str) -> str:
+        """A batch's document ids, one per line: too many for workflow history."""
+        return f"batches/{validate_batch_id(batch_id)}/documents.txt"
 
 
 class _Model(BaseModel):
@@ -340,6 +373,28 @@ class ExtractionSummary(_Model):
     finding_count: int = Field(ge=0)
     quotes_dropped: int = Field(default=0, ge=0)
     tokens_used: int | None = Field(default=None, ge=0)
+    # Empty from workers older than the field: such an extraction is never reused by a batch.
+    extractor: str = Field(
+        default="",
+        description="Identity of what extracted: provider, model or rules version, prompt/schema"
+        " version (`ExtractorIdentity.key`)",
+    )
+
+
+class DescribeExtractorRequest(_Model):
+    """describe_extractor takes nothing: it answers for the llm pool's configured extractor."""
+
+
+class ExtractorIdentity(_Model):
+    """What makes two extractions of one document the same: same key, same result expected."""
+
+    provider: str
+    model: str
+    version: str = Field(description="The prompt and output-schema version (or rule-set's)")
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.model}/{self.version}"
 
 
 # --- store_results / record_failure ------------------------------------------------------------
@@ -376,3 +431,113 @@ class ExtractionCompleted(_Model):
     status: Literal["completed"] = "completed"
     document_id: str
     extraction_id: str
+
+
+# --- the batch workflow ------------------------------------------------------------------------
+
+# Defaults of the settings CHARMELIO_BATCH_MAX_IN_FLIGHT and CHARMELIO_BATCH_DOCUMENTS_PER_RUN, and
+# of a batch started without them (`temporal workflow start`). Each document costs a run about six
+# history events (child initiated, started, completed, and the workflow tasks between), so 500 per
+# run keeps a run's history near 3,000 events, far from Temporal's 51,200 limit, and under the
+# ~1,000 children per run Temporal advises.
+BATCH_MAX_IN_FLIGHT = 50
+BATCH_DOCUMENTS_PER_RUN = 500
+
+
+class SaveBatchListRequest(_Model):
+    batch_id: BatchId
+    document_ids: list[DocumentId] = Field(max_length=5_000)
+
+
+class BatchListRef(_Model):
+    list_key: str
+    total: int = Field(ge=0)
+
+
+class BatchPageRequest(_Model):
+    batch_id: BatchId
+    list_key: str
+    offset: int = Field(ge=0)
+    limit: int = Field(ge=1, le=5_000)
+    # Documents whose current extraction has this key are reused; None (forced) reuses nothing.
+    extractor: str | None
+
+
+class BatchPage(_Model):
+    """One page of a batch's list, with the documents already extracted by the same extractor."""
+
+    document_ids: list[DocumentId]
+    reusable: list[DocumentId] = Field(default_factory=list)
+    total: int = Field(ge=0)
+
+
+class BatchFailure(_Model):
+    document_id: str
+    error_type: str
+    message: str
+
+
+# The failures a batch keeps with their reasons (the newest); every failure is also in the
+# extractions table. Keeps what the batch carries across continue-as-new small.
+BATCH_FAILURES_KEPT = 50
+
+
+class BatchCounts(_Model):
+    total: int = Field(default=0, ge=0)
+    done: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+    reused: int = Field(default=0, ge=0)
+    skipped: int = Field(default=0, ge=0, description="Not started because the batch was cancelled")
+
+
+class BatchState(_Model):
+    """What one run of a batch hands the next at continue-as-new: bounded whatever the size."""
+
+    list_key: str
+    offset: int = Field(default=0, ge=0)
+    counts: BatchCounts = Field(default_factory=BatchCounts)
+    failures: list[BatchFailure] = Field(default_factory=list, max_length=BATCH_FAILURES_KEPT)
+    failures_by_type: dict[str, int] = Field(default_factory=dict)
+    force: bool = False
+    cancelled: bool = False
+    runs: int = Field(default=1, ge=1)
+    started_at: str = ""
+
+
+class BatchInput(_Model):
+    """What BatchExtractionWorkflow starts from: ids inline, or the key of a list in storage.
+
+    ``document_ids`` suits a few hundred ids (``temporal workflow start --input``); a longer list
+    goes to object storage (`ObjectKeys.batch_list`) and the batch reads it page by page, so no
+    history ever holds the whole list.
+    """
+
+    document_ids: list[DocumentId] = Field(default_factory=list, max_length=5_000)
+    list_key: str | None = None
+    force: bool = Field(default=False, description="Extract again even when already extracted")
+    max_in_flight: int = Field(default=BATCH_MAX_IN_FLIGHT, ge=1, le=1_000)
+    documents_per_run: int = Field(default=BATCH_DOCUMENTS_PER_RUN, ge=1, le=1_000)
+    # Set by the batch itself when it continues as new; never by a caller.
+    resume: BatchState | None = None
+
+
+class BatchProgress(_Model):
+    """The `batch_progress` query's answer (and, finished, the batch's result)."""
+
+    batch_id: str
+    status: Literal["running", "completed", "cancelled"]
+    total: int
+    done: int
+    failed: int
+    reused: int
+    in_flight: int
+    waiting: int
+    skipped: int = 0
+    failures: list[BatchFailure] = Field(default_factory=list)
+    failures_by_type: dict[str, int] = Field(default_factory=dict)
+    runs: int = 1
+    started_at: str = ""
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.reused + self.skipped

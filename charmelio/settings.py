@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from charmelio.contract import BATCH_DOCUMENTS_PER_RUN, BATCH_MAX_IN_FLIGHT
+
 ENV_PREFIX = "CHARMELIO_"
 DEFAULT_DATA_DIR = Path(".charmelio")
 # Written by a running embedded stack into its data directory, so other commands find it.
@@ -90,6 +92,13 @@ class Settings(BaseSettings):
     llm_rate_limit_per_second: float | None = Field(default=None, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     migrate_on_start: bool = True
+
+    # Batches (`charmelio batch`, POST /api/batches): documents extracted at once by one batch,
+    # and documents per workflow run before it continues as new (history stays a few thousand
+    # events). The window should cover what the pools can work on at once, and a little more so
+    # no worker waits: parse + llm + store concurrency across every process is a good start.
+    batch_max_in_flight: int = Field(default=BATCH_MAX_IN_FLIGHT, ge=1, le=1_000)
+    batch_documents_per_run: int = Field(default=BATCH_DOCUMENTS_PER_RUN, ge=1, le=1_000)
 
     # Parse limits
     max_pdf_bytes: int = Field(default=50 * 1024 * 1024, gt=0)

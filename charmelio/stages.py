@@ -22,12 +22,18 @@ from temporalio.common import RetryPolicy
 
 from charmelio.contract import (
     ActivityName,
+    BatchListRef,
+    BatchPage,
+    BatchPageRequest,
+    DescribeExtractorRequest,
     ErrorType,
     ExtractionSummary,
+    ExtractorIdentity,
     ExtractRequest,
     FailureReport,
     ParsedDocument,
     ParseRequest,
+    SaveBatchListRequest,
     Stage,
     StoredExtraction,
     StoreRequest,
@@ -36,12 +42,16 @@ from charmelio.contract import (
 
 __all__ = [
     "ACTIVITY_POOLS",
+    "BATCH_STAGES",
+    "DESCRIBE_EXTRACTOR",
     "EXTRACT",
     "PACKAGE_OF_POOL",
     "PARSE",
     "POOLS",
     "QUEUE_OF_POOL",
+    "READ_BATCH_PAGE",
     "RECORD_FAILURE",
+    "SAVE_BATCH_LIST",
     "STAGES",
     "STORE",
     "PoolName",
@@ -150,7 +160,59 @@ RECORD_FAILURE = StageSpec(
     why="the last word on a document: retried harder than a normal store",
 )
 
-STAGES: tuple[StageSpec, ...] = (PARSE, EXTRACT, STORE, RECORD_FAILURE)
+# The batch workflow's own stages: where its list lives and which documents need no extraction.
+
+DESCRIBE_EXTRACTOR = StageSpec(
+    activity=ActivityName.DESCRIBE_EXTRACTOR,
+    queue=TaskQueue.LLM,
+    pool=PoolName.LLM,
+    stage=Stage.PLANNING_BATCH,
+    request_type=DescribeExtractorRequest,
+    result_type=ExtractorIdentity,
+    start_to_close=timedelta(seconds=30),
+    heartbeat=None,
+    retry=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+    why=(
+        "answers from the worker's configuration in microseconds; retried without end (every 30 s"
+        " at most) because a batch cannot decide what to reuse before an llm worker answers"
+    ),
+)
+
+SAVE_BATCH_LIST = StageSpec(
+    activity=ActivityName.SAVE_BATCH_LIST,
+    queue=TaskQueue.STORE,
+    pool=PoolName.STORE,
+    stage=Stage.PLANNING_BATCH,
+    request_type=SaveBatchListRequest,
+    result_type=BatchListRef,
+    start_to_close=timedelta(seconds=30),
+    heartbeat=None,
+    retry=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+    why="one object write of a few KiB; retried until storage answers, like every batch step",
+)
+
+READ_BATCH_PAGE = StageSpec(
+    activity=ActivityName.READ_BATCH_PAGE,
+    queue=TaskQueue.STORE,
+    pool=PoolName.STORE,
+    stage=Stage.PLANNING_BATCH,
+    request_type=BatchPageRequest,
+    result_type=BatchPage,
+    start_to_close=timedelta(minutes=1),
+    heartbeat=None,
+    retry=RetryPolicy(
+        maximum_interval=timedelta(seconds=30),
+        non_retryable_error_types=[ErrorType.INVALID_INPUT.value],
+    ),
+    why=(
+        "reads the list (a few MiB at most), records the page's members and looks their current"
+        " extractions up in one query; a missing or malformed list is final"
+    ),
+)
+
+BATCH_STAGES: tuple[StageSpec, ...] = (DESCRIBE_EXTRACTOR, SAVE_BATCH_LIST, READ_BATCH_PAGE)
+
+STAGES: tuple[StageSpec, ...] = (PARSE, EXTRACT, STORE, RECORD_FAILURE, *BATCH_STAGES)
 
 # Every pool and the queue it polls. The workflow pool polls for workflow tasks only; the others
 # for the activities of their stages.

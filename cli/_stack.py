@@ -77,7 +77,7 @@ def _dev(args: argparse.Namespace) -> int:
             f"Logs       {stack.log_dir}\n"
             f"Workers    {', '.join(f'{pool} x{n}' for pool, n in pools.items())}\n"
             f"API        {stack.api_url}  (viewer: open it in a browser)\n"
-            "Ready. In another terminal: charmelio extract FILE.pdf --wait   (Ctrl-C stops)",
+            "Ready. In another terminal: charmelio batch FOLDER --wait   (Ctrl-C stops)",
             file=sys.stderr,
         )
         for process in stack.workers():
@@ -86,10 +86,16 @@ def _dev(args: argparse.Namespace) -> int:
                     f"Metrics    {process.name}: http://127.0.0.1:{process.metrics_port}/metrics",
                     file=sys.stderr,
                 )
+        # The stack restarts a dead worker itself (with backoff); this loop says so on screen.
+        # Only Temporal's own exit ends the stack: every workflow waits on it.
+        shown = len(stack.notices)
         try:
-            while not (dead := stack.check_alive()):
+            while "temporal" not in stack.check_alive():
+                for notice in stack.notices[shown:]:
+                    print(f"note: {notice}", file=sys.stderr)
+                shown = len(stack.notices)
                 time.sleep(1)
-            print(f"charmelio: stopped because {', '.join(dead)} exited", file=sys.stderr)
+            print("charmelio: stopped because Temporal exited", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("\nstopping ...", file=sys.stderr)

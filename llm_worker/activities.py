@@ -16,7 +16,9 @@ from temporalio import activity
 
 from charmelio.contract import (
     ActivityName,
+    DescribeExtractorRequest,
     ExtractionSummary,
+    ExtractorIdentity,
     ExtractRequest,
     ObjectKeys,
     ParsedPages,
@@ -27,6 +29,7 @@ from charmelio.storage.objects import ObjectNotFoundError, ObjectStore, open_obj
 from llm_worker._chunk_replies import StoredChunkReplies
 from llm_worker._extraction import extract_verified
 from llm_worker._heartbeat import call_heartbeating
+from llm_worker._identity import identity_of
 from llm_worker._openai import OpenAIExtractor
 from llm_worker._provider import ClauseExtractor
 from llm_worker._rules import RulesExtractor
@@ -44,6 +47,12 @@ class LLMActivities:
     def __init__(self, store: ObjectStore, extractor: ClauseExtractor) -> None:
         self._store = store
         self._extractor = extractor
+        self._identity = identity_of(extractor)
+
+    @activity.defn(name=ActivityName.DESCRIBE_EXTRACTOR)
+    def describe_extractor(self, request: DescribeExtractorRequest) -> ExtractorIdentity:
+        """The identity `llm_extract` records: a batch asks it to decide what to reuse."""
+        return self._identity
 
     @activity.defn(name=ActivityName.LLM_EXTRACT)
     def llm_extract(self, request: ExtractRequest) -> ExtractionSummary:
@@ -77,6 +86,7 @@ class LLMActivities:
             finding_count=len(result.findings),
             quotes_dropped=result.quotes_dropped,
             tokens_used=result.tokens_used,
+            extractor=self._identity.key,
         )
 
     def _read_pages(self, request: ExtractRequest) -> ParsedPages:
@@ -118,4 +128,5 @@ def extractor_for(settings: Settings) -> ClauseExtractor:
 
 def activities_for(settings: Settings) -> list[Callable[..., Any]]:
     """The llm pool's activities, sharing one object-store client and one provider client."""
-    return [LLMActivities(open_object_store(settings), extractor_for(settings)).llm_extract]
+    activities = LLMActivities(open_object_store(settings), extractor_for(settings))
+    return [activities.llm_extract, activities.describe_extractor]

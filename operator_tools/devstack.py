@@ -25,6 +25,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -89,9 +91,30 @@ class _Process:
         return None if self.port is None else f"http://127.0.0.1:{self.port}"
 
 
+# A restarted process that stays up this long is healthy again: its next death restarts at once.
+_HEALTHY_AFTER_SECONDS = 60.0
+_FIRST_RESTART_DELAY = 1.0
+_MAX_RESTART_DELAY = 30.0
+
+
+@dataclass
+class _Restarts:
+    """Backoff bookkeeping of one supervised process name."""
+
+    count: int = 0
+    due: float | None = None  # monotonic time of the next restart, while the process is down
+    started: float = 0.0
+
+
 @dataclass
 class DevStack:
-    """Start with `start()` (or as a context manager), stop with `stop()`."""
+    """Start with `start()` (or as a context manager), stop with `stop()`.
+
+    Worker and API processes are supervised, as compose's ``restart:`` does for its services: one
+    that exits on its own is started again after a backoff (1 s, doubling to 30 s, reset once it
+    has stayed up a minute), with a notice in `notices` and a line in ``logs/stack.log``. Temporal
+    and Postgres are not restarted; a process stopped with `stop_worker` stays stopped.
+    """
 
     settings: Settings
     processes_per_pool: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(POOLS, 1))
@@ -119,6 +142,13 @@ class DevStack:
     notices: list[str] = field(default_factory=list, init=False)
     _postgres: Any = field(default=None, init=False)
     database_url: str = field(default="", init=False)
+    # Restart dead workers from a background thread (`supervise` can also be called directly).
+    supervised: bool = True
+    supervise_interval: float = 0.5
+    _restarts: dict[str, _Restarts] = field(default_factory=dict, init=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False)
+    _supervisor: threading.Thread | None = field(default=None, init=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False)
 
     @property
     def data_dir(self) -> Path:
@@ -177,12 +207,94 @@ class DevStack:
         except BaseException:
             self.stop()
             raise
+        if self.supervised:
+            self._stopping.clear()
+            self._supervisor = threading.Thread(
+                target=self._supervise_until_stopped, name="devstack-supervisor", daemon=True
+            )
+            self._supervisor.start()
+
+    def _supervise_until_stopped(self) -> None:
+        while not self._stopping.wait(self.supervise_interval):
+            try:
+                self.supervise()
+            except Exception as exc:  # a failed restart is retried at the next backoff step
+                self._notice(f"supervisor: {type(exc).__name__}: {exc}")
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Restart each worker or API process that exited on its own, once its backoff is over.
+
+        Returns the notices this call added (also appended to `notices` and ``logs/stack.log``).
+        """
+        now = time.monotonic() if now is None else now
+        added: list[str] = []
+        with self._lock:
+            for process in list(self._processes):
+                restarts = self._restarts.setdefault(process.name, _Restarts(started=now))
+                code = process.popen.poll()
+                if code is None:
+                    if restarts.count and now - restarts.started > _HEALTHY_AFTER_SECONDS:
+                        restarts.count = 0
+                    continue
+                if restarts.due is None:
+                    delay = min(_FIRST_RESTART_DELAY * 2**restarts.count, _MAX_RESTART_DELAY)
+                    restarts.due = now + delay
+                    added.append(
+                        self._notice(
+                            f"{process.name} exited ({_exit_description(code)}): restarting in"
+                            f" {delay:g} s"
+                        )
+                    )
+                    continue
+                if now < restarts.due:
+                    continue
+                self._restart(process)
+                restarts.count += 1
+                restarts.due = None
+                restarts.started = now
+                added.append(self._notice(f"{process.name} restarted (restart {restarts.count})"))
+        return added
+
+    def _restart(self, process: _Process) -> None:
+        self._processes.remove(process)
+        process.log.close()
+        pool, _, index = process.name.rpartition("-")
+        if pool == "api":
+            self.start_api(int(index), port=process.port)
+        else:
+            self.start_worker(pool, int(index))
+
+    def _notice(self, text: str) -> str:
+        self.notices.append(text)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        with contextlib.suppress(OSError), (self.log_dir / "stack.log").open("a") as log:
+            log.write(f"{stamp} {text}\n")
+        return text
+
+    def restarts(self) -> dict[str, int]:
+        """How many times each process has been restarted since it was last healthy."""
+        with self._lock:
+            return {name: entry.count for name, entry in self._restarts.items() if entry.count}
 
     def worker_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.stack_settings())
+        env.update(self.pool_defaults())
         env.update(self.extra_env)
         return env
+
+    def pool_defaults(self) -> dict[str, str]:
+        """Concurrency that keeps every core busy with stage work on one machine, unless set.
+
+        Parsing is the heavy stage and each parse thread drives its own engine process, so the
+        parse process gets a thread per core; the offline extractor and the store are light
+        enough for their defaults. Production sizes each pool for itself (README).
+        """
+        chosen = self.settings.model_fields_set
+        defaults: dict[str, str] = {}
+        if "parse_concurrency" not in chosen and "CHARMELIO_PARSE_CONCURRENCY" not in os.environ:
+            defaults["CHARMELIO_PARSE_CONCURRENCY"] = str(max(os.cpu_count() or 1, 1))
+        return defaults
 
     def stack_settings(self) -> dict[str, str]:
         values = {
@@ -292,6 +404,11 @@ class DevStack:
                 yield process
 
     def stop_worker(self, process: _Process, *, kill: bool = False, timeout: float = 60) -> int:
+        """Stop one process for good: the supervisor does not restart it."""
+        with self._lock:
+            if process in self._processes:
+                self._processes.remove(process)
+            self._restarts.pop(process.name, None)
         if process.popen.poll() is None:
             process.popen.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:
@@ -300,8 +417,6 @@ class DevStack:
                 process.popen.kill()
                 process.popen.wait()
         process.log.close()
-        if process in self._processes:
-            self._processes.remove(process)
         return process.popen.returncode
 
     def _new_port(self) -> int:
@@ -335,6 +450,10 @@ class DevStack:
         return dead
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=120)
+            self._supervisor = None
         for process in list(self._processes):
             if process.popen.poll() is None:
                 process.popen.send_signal(signal.SIGTERM)
@@ -464,3 +583,11 @@ class DevStack:
         path = self.data_dir / STACK_ENV
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         path.chmod(0o600)
+
+
+def _exit_description(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit status {code}"

@@ -115,13 +115,14 @@ def insert_completed(
     workflow_id: str,
     artifact_key: str,
     result: ExtractionResult,
+    extractor: str = "",
 ) -> bool:
     """Insert the extraction row; False when a row with this id already exists (left unchanged)."""
     fields = _json_without_nul(result.model_dump(mode="json", include=_FIELD_NAMES))
     inserted = conn.execute(
         "INSERT INTO extractions (id, document_id, workflow_id, status, provider, model,"
-        " artifact_key, clause_count, quotes_dropped, tokens_used, fields)"
-        " VALUES (%s, %s, %s, 'completed', %s, %s, %s, %s, %s, %s, %s)"
+        " artifact_key, clause_count, quotes_dropped, tokens_used, fields, extractor)"
+        " VALUES (%s, %s, %s, 'completed', %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (id) DO NOTHING RETURNING id",
         (
             UUID(extraction_id),
@@ -134,6 +135,7 @@ def insert_completed(
             result.quotes_dropped,
             result.tokens_used,
             Jsonb(fields),
+            without_nul(extractor) or None,
         ),
     ).fetchone()
     return inserted is not None

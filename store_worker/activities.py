@@ -36,6 +36,7 @@ from charmelio.settings import ConfigurationError, Settings
 from charmelio.storage.database import connect
 from charmelio.storage.objects import ObjectNotFoundError, ObjectStore, open_object_store
 from store_worker import _repository as repository
+from store_worker._batch_lists import batch_activities
 
 # StagePolicy.STORE_RETRY allows 3 attempts; 15 s between them spans 30 s, so a database restart
 # or failover of up to ~20 s delays documents instead of failing them. Temporal stays the one retry
@@ -127,6 +128,7 @@ class StoreActivities:
                 workflow_id=request.workflow_id,
                 artifact_key=artifact_key,
                 result=result,
+                extractor=request.extraction.extractor,
             )
             if not inserted:  # record_failure, which takes no lock, got there first
                 return False
@@ -270,5 +272,11 @@ def _outcome(
 
 def activities_for(settings: Settings) -> list[Callable[..., Any]]:
     """The activities a store worker registers on `TaskQueue.STORE`."""
-    activities = StoreActivities(open_object_store(settings), settings.require_database_url())
-    return [activities.store_results, activities.record_failure]
+    store = open_object_store(settings)
+    database_url = settings.require_database_url()
+    activities = StoreActivities(store, database_url)
+    return [
+        activities.store_results,
+        activities.record_failure,
+        *batch_activities(store, database_url),
+    ]

@@ -22,18 +22,24 @@ from temporalio.worker import Worker
 
 from charmelio.contract import (
     ActivityName,
+    BatchListRef,
+    BatchPage,
+    BatchPageRequest,
+    DescribeExtractorRequest,
     ExtractionSummary,
+    ExtractorIdentity,
     ExtractRequest,
     FailureReport,
     ObjectKeys,
     ParsedDocument,
     ParseRequest,
+    SaveBatchListRequest,
     StoredExtraction,
     StoreRequest,
     TaskQueue,
 )
 from charmelio.stages import PoolName
-from workflows import ExtractionWorkflow
+from workflows import BatchExtractionWorkflow, ExtractionWorkflow
 
 
 @dataclass
@@ -45,6 +51,11 @@ class Calls:
     store: list[StoreRequest] = field(default_factory=list)
     failures: list[FailureReport] = field(default_factory=list)
     attempts: dict[str, list[int]] = field(default_factory=dict)
+    # The batch side: lists by key, and each document's current extractor (what store_results
+    # stored last), which read_batch_page's reuse check reads.
+    lists: dict[str, list[str]] = field(default_factory=dict)
+    extracted: dict[str, str] = field(default_factory=dict)
+    pages: list[BatchPageRequest] = field(default_factory=list)
 
     def attempt(self, name: str) -> None:
         self.attempts.setdefault(name, []).append(activity.info().attempt)
@@ -64,6 +75,8 @@ def parsed_for(request: ParseRequest) -> ParsedDocument:
 
 Behaviour = Callable[[Calls], None]
 
+FAKE_EXTRACTOR = ExtractorIdentity(provider="fake", model="fake-1", version="result-v1")
+
 
 def summary_for(request: ExtractRequest) -> ExtractionSummary:
     return ExtractionSummary(
@@ -71,6 +84,7 @@ def summary_for(request: ExtractRequest) -> ExtractionSummary:
         provider="fake",
         model="fake-1",
         finding_count=2,
+        extractor=FAKE_EXTRACTOR.key,
     )
 
 
@@ -121,7 +135,9 @@ def fakes(
         calls.store.append(request)
         if store:
             store(calls)
-        return store_result(request)
+        stored = store_result(request)
+        calls.extracted[request.document_id] = request.extraction.extractor
+        return stored
 
     @activity.defn(name=ActivityName.RECORD_FAILURE)
     async def record_failure(report: FailureReport) -> None:
@@ -130,10 +146,32 @@ def fakes(
         if record:
             record(calls)
 
+    @activity.defn(name=ActivityName.DESCRIBE_EXTRACTOR)
+    async def describe_extractor(request: DescribeExtractorRequest) -> ExtractorIdentity:
+        return FAKE_EXTRACTOR
+
+    @activity.defn(name=ActivityName.SAVE_BATCH_LIST)
+    async def save_batch_list(request: SaveBatchListRequest) -> BatchListRef:
+        key = ObjectKeys.batch_list(request.batch_id)
+        calls.lists[key] = list(request.document_ids)
+        return BatchListRef(list_key=key, total=len(request.document_ids))
+
+    @activity.defn(name=ActivityName.READ_BATCH_PAGE)
+    async def read_batch_page(request: BatchPageRequest) -> BatchPage:
+        calls.pages.append(request)
+        ids = calls.lists[request.list_key]
+        page = ids[request.offset : request.offset + request.limit]
+        reusable = [
+            doc
+            for doc in page
+            if request.extractor is not None and calls.extracted.get(doc) == request.extractor
+        ]
+        return BatchPage(document_ids=page, reusable=reusable, total=len(ids))
+
     return {
         TaskQueue.PARSE: [parse_pdf],
-        TaskQueue.LLM: [llm_extract],
-        TaskQueue.STORE: [store_results, record_failure],
+        TaskQueue.LLM: [llm_extract, describe_extractor],
+        TaskQueue.STORE: [store_results, record_failure, save_batch_list, read_batch_page],
     }
 
 
@@ -150,7 +188,7 @@ async def pipeline(
             Worker(
                 client,
                 task_queue=TaskQueue.WORKFLOW.value,
-                workflows=[ExtractionWorkflow],
+                workflows=[ExtractionWorkflow, BatchExtractionWorkflow],
                 max_cached_workflows=max_cached_workflows,
             )
         )

@@ -14,6 +14,7 @@ stack, the database client and matplotlib, so `charmelio --help` stays light.
 
 from __future__ import annotations
 
+from operator_tools.loadtest._documents import variant
 from operator_tools.loadtest._scenarios import DRIVES, SCENARIOS, Load, Scenario
 
-__all__ = ["DRIVES", "SCENARIOS", "Load", "Scenario"]
+__all__ = ["DRIVES", "SCENARIOS", "Load", "Scenario", "variant"]

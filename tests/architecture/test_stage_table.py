@@ -39,10 +39,11 @@ def render_retry_table() -> str:
     for spec in STAGES:
         final = ", ".join(f"`{name}`" for name in spec.retry.non_retryable_error_types or [])
         timeout = _duration(spec.start_to_close)
+        attempts = spec.retry.maximum_attempts or "unlimited"
         if spec.heartbeat is not None:
             timeout += f", heartbeat {_duration(spec.heartbeat)}"
         lines.append(
-            f"| `{spec.activity}` | `{spec.queue}` | {spec.pool} | {spec.retry.maximum_attempts}"
+            f"| `{spec.activity}` | `{spec.queue}` | {spec.pool} | {attempts}"
             f" | {_backoff(spec)} | {final or '—'} | {timeout}: {spec.why} |"
         )
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from temporalio.testing import ActivityEnvironment
 
 from charmelio.contract import (
     ActivityName,
+    DescribeExtractorRequest,
     ExtractionResult,
     ExtractionSummary,
     ExtractRequest,
@@ -219,7 +220,7 @@ def test_extractor_for_follows_the_effective_provider(tmp_path: Path) -> None:
 
 def test_activities_for_registers_llm_extract(tmp_path: Path) -> None:
     settings = _settings(tmp_path, llm_provider="rules")
-    [llm_extract] = activities_for(settings)
+    llm_extract, describe_extractor = activities_for(settings)
     definition = activity._Definition.must_from_callable(llm_extract)
     assert definition.name == ActivityName.LLM_EXTRACT
 
@@ -229,3 +230,7 @@ def test_activities_for_registers_llm_extract(tmp_path: Path) -> None:
 
     assert summary.provider == "rules"
     assert (settings.storage_dir / summary.result_key).is_file()
+    # The identity a batch compares is the one recorded with the extraction.
+    identity = ActivityEnvironment().run(describe_extractor, DescribeExtractorRequest())
+    assert summary.extractor == identity.key
+    assert (identity.provider, identity.model) == ("rules", summary.model)

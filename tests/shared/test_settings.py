@@ -60,4 +60,4 @@ def test_pool_specs_carry_their_queue_concurrency_and_rate_limit(tmp_path: objec
     assert (parse.task_queue, parse.concurrency, parse.queue_rate_limit) == ("parse-queue", 3, None)
     assert (llm.task_queue, llm.concurrency, llm.queue_rate_limit) == ("llm-queue", 5, 2.0)
     assert [a.__name__ for a in parse.activities] == ["parse_pdf"]
-    assert [a.__name__ for a in llm.activities] == ["llm_extract"]
+    assert [a.__name__ for a in llm.activities] == ["llm_extract", "describe_extractor"]

@@ -42,14 +42,15 @@ def test_malformed_database_url_fails_at_start(object_store: ObjectStore) -> Non
     assert "s3cret-Pa55" not in str(caught.value)
 
 
-def test_activities_for_binds_both_activities(
+def test_activities_for_binds_the_store_and_batch_activities(
     storage_settings: Settings, database_url: str
 ) -> None:
     settings = storage_settings.model_copy(update={"database_url": SecretStr(database_url)})
 
-    store_results, record_failure = activities_for(settings)
+    store_results, record_failure, save_list, read_page = activities_for(settings)
 
     assert (store_results.__name__, record_failure.__name__) == ("store_results", "record_failure")
+    assert (save_list.__name__, read_page.__name__) == ("save_batch_list", "read_batch_page")
     ActivityEnvironment().run(record_failure, failure("doc-1", str(uuid.uuid4())))
 
 

@@ -28,7 +28,7 @@ from charmelio.errors import LLMRequestError, LLMUnavailableError, PDFParseError
 from charmelio.settings import Settings
 from charmelio.starter import follow, start_extraction
 from operator_tools.fakes.stages import Calls, fakes, new_document_id, parsed_for, pipeline
-from workflows import ExtractionWorkflow
+from workflows import BatchExtractionWorkflow, ExtractionWorkflow
 from workflows.worker import pool_spec
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -310,7 +310,7 @@ async def test_documents_wait_at_a_stage_whose_pool_is_down_and_finish_when_it_r
 async def test_workflow_pool_spec_polls_only_workflows_on_the_extraction_queue() -> None:
     spec = pool_spec(Settings(workflow_concurrency=7))
     assert spec.task_queue == "extraction-queue"
-    assert list(spec.workflows) == [ExtractionWorkflow]
+    assert list(spec.workflows) == [ExtractionWorkflow, BatchExtractionWorkflow]
     assert list(spec.activities) == []
     assert spec.concurrency == 7
 
