@@ -9,7 +9,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-SAMPLE_CONTRACT = Path(__file__).resolve().parent.parent / "samples" / "supply_agreement.pdf"
+import charmelio
+
+# The kernel ships the sample contract (charmelio/samples), as `charmelio demo` uses it too.
+SAMPLE_CONTRACT = Path(charmelio.__file__).resolve().parent / "samples" / "supply_agreement.pdf"
 
 
 def contract_pdf(pages: int | None = None) -> bytes:
