@@ -130,7 +130,11 @@ class ContractReplies:
     """The answers of each mode, built for one request body from its schema and its contract."""
 
     def __init__(self, body: dict[str, Any]) -> None:
-        self.schema: dict[str, Any] = body["response_format"]["json_schema"]["schema"]
+        asked = body["response_format"]
+        # json_schema carries the schema inside; llama-cpp-python's json_object beside the type.
+        self.schema: dict[str, Any] = (
+            asked["json_schema"]["schema"] if "json_schema" in asked else asked["schema"]
+        )
         self.defs: dict[str, Any] = self.schema.get("$defs", {})
         self.properties: dict[str, Any] = self.schema.get("properties", {})
         user = next(m["content"] for m in body["messages"] if m.get("role") == "user")
