@@ -18,7 +18,8 @@ from charmelio.documents import document_names
 
 _SUMMARY = (
     "e.id::text AS extraction_id, e.document_id, d.filename, e.status, e.provider, e.model,"
-    " e.clause_count, e.failed_stage, e.error_type, e.created_at, e.finished_at"
+    " e.clause_count, e.failed_stage, e.error_type, e.created_at, e.finished_at,"
+    " e.llm_requests, e.tokens_used, e.prompt_tokens, e.completion_tokens"
 )
 _FROM = " FROM extractions e LEFT JOIN documents d ON d.id = e.document_id"
 # A document's current extraction: its latest completed one, else its latest.

@@ -84,6 +84,16 @@ class Extraction(_Body):
     provider: str | None = None
     model: str | None = None
     clause_count: int | None = None
+    llm_requests: int | None = Field(
+        default=None,
+        description="Requests sent to the LLM provider, in every attempt (completed, cut off,"
+        " refused or failed)",
+    )
+    tokens_used: int | None = Field(
+        default=None, description="Every token the provider billed, failed requests' included"
+    )
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
     error: ExtractionError | None = None
     result: ExtractionResult | None = Field(
         default=None, description="The stored result artifact (completed extractions)"
@@ -106,6 +116,15 @@ class ExtractionSummary(_Body):
     error_type: str | None
     created_at: datetime
     finished_at: datetime
+    llm_requests: int | None = Field(
+        default=None,
+        description="Requests sent to the LLM provider, in every attempt (null: none recorded)",
+    )
+    tokens_used: int | None = Field(
+        default=None, description="Every token the provider billed: prompt_tokens + completion"
+    )
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 class ExtractionPage(_Body):

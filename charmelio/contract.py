@@ -150,6 +150,11 @@ class ObjectKeys:
         return f"{ObjectKeys.extraction_workspace(extraction_id)}chunks/{fingerprint}.json"
 
     @staticmethod
+    def extraction_usage(extraction_id: str) -> str:
+        """What the provider billed the failed attempts of one extraction (`ProviderUsage`)."""
+        return f"{ObjectKeys.extraction_workspace(extraction_id)}usage.json"
+
+    @staticmethod
     def extraction_artifact(document_id: str, extraction_id: str) -> str:
         return (
             f"extractions/{validate_document_id(document_id)}/"
@@ -345,6 +350,14 @@ class ExtractionResult(_Model):
     )
     chunks_read: int = Field(default=1, ge=0)
     tokens_used: int | None = Field(default=None, ge=0)
+    llm_requests: int = Field(
+        default=0,
+        ge=0,
+        description="Requests sent to the provider for this extraction, in every attempt"
+        " (answered, cut off, refused or failed)",
+    )
+    prompt_tokens: int | None = Field(default=None, ge=0)
+    completion_tokens: int | None = Field(default=None, ge=0)
 
 
 TOPIC_FIELDS: tuple[str, ...] = (
@@ -356,6 +369,29 @@ TOPIC_FIELDS: tuple[str, ...] = (
     "payment_terms",
     "intellectual_property",
 )
+
+
+class ProviderUsage(_Model):
+    """Requests sent to an LLM provider and the tokens it reported for them.
+
+    Every request counts, whatever its outcome: a reply cut off at its token limit or rejected
+    as invalid JSON was billed like a good one, and a refused or failed request is a request.
+    """
+
+    requests: int = Field(default=0, ge=0)
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: ProviderUsage) -> ProviderUsage:
+        return ProviderUsage(
+            requests=self.requests + other.requests,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
 
 
 class ExtractRequest(_Model):

@@ -13,7 +13,8 @@ from charmelio.storage.database import connect
 
 _COLUMNS = (
     "id::text AS extraction_id, document_id, workflow_id, status, provider, model, artifact_key,"
-    " clause_count, quotes_dropped, tokens_used, fields, failed_stage, error_type, error_message,"
+    " clause_count, quotes_dropped, tokens_used, llm_requests, prompt_tokens, completion_tokens,"
+    " fields, failed_stage, error_type, error_message,"
     " created_at, finished_at"
 )
 

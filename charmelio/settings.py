@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from charmelio.contract import BATCH_DOCUMENTS_PER_RUN, BATCH_MAX_IN_FLIGHT
@@ -19,6 +19,15 @@ ENV_PREFIX = "CHARMELIO_"
 DEFAULT_DATA_DIR = Path(".charmelio")
 # Written by a running embedded stack into its data directory, so other commands find it.
 STACK_ENV = "stack.env"
+# The smallest model context Charmelio reads contracts with (many local models serve 4k), and
+# what a request needs besides the reply: the compact instructions a small context gets plus the
+# smallest contract chunk worth a request. The llm pool's planner is checked against this
+# (tests/llm/test_small_context.py), so every context these settings accept also starts a worker.
+LLM_MIN_CONTEXT_TOKENS = 4_096
+LLM_PROMPT_ROOM_TOKENS = 2_048
+# The reply budget when none is set: a quarter of the context, at most 16,000 tokens (a full
+# extraction of a long contract is rarely more than 4,000).
+LLM_DEFAULT_REPLY_TOKENS = 16_000
 
 
 class ConfigurationError(RuntimeError):
@@ -71,9 +80,24 @@ class Settings(BaseSettings):
     # Long contracts (docs/extraction.md): one request holds the instructions, a chunk of the
     # contract and room for the reply within the model's context; longer contracts are read in
     # page-aligned chunks that overlap by `llm_chunk_overlap_pages`, and the findings merged.
-    llm_context_tokens: int = Field(default=128_000, ge=4_000)
-    llm_reply_tokens: int = Field(default=16_000, ge=256)
+    llm_context_tokens: int = Field(default=128_000, ge=LLM_MIN_CONTEXT_TOKENS)
+    # The most the model may write per request (sent as `openai_reply_limit_field`, so a model
+    # that loops is cut there) and the part of the context kept for it. Unset: a quarter of the
+    # context, at most LLM_DEFAULT_REPLY_TOKENS.
+    llm_reply_tokens: int | None = Field(default=None, ge=256)
     llm_chunk_overlap_pages: int = Field(default=1, ge=0)
+    # Sampling: temperature 0 and a fixed seed make a contract's extraction repeatable where the
+    # server supports them; unset (empty) sends none (for models that refuse either).
+    llm_temperature: float | None = Field(default=0.0, ge=0, le=2)
+    llm_seed: int | None = 0
+    # How structured output and the reply limit are asked for. OpenAI, vLLM, llama.cpp's
+    # llama-server and Ollama take "json_schema"; llama-cpp-python's server takes only
+    # "json_object" (with the schema beside it). OpenAI wants "max_completion_tokens"; servers
+    # that predate it (older vLLM and Ollama) want "max_tokens".
+    openai_response_format: Literal["json_schema", "json_object"] = "json_schema"
+    openai_reply_limit_field: Literal["max_completion_tokens", "max_tokens"] = (
+        "max_completion_tokens"
+    )
     # The provider's limits, shared by every llm worker through Postgres (needs
     # CHARMELIO_DATABASE_URL). A reservation assumes `llm_expected_reply_tokens` for the reply and
     # is settled with the provider's own count; a wait longer than the maximum becomes a retry.
@@ -140,6 +164,11 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
 
+    @field_validator("llm_temperature", "llm_seed", mode="before")
+    @classmethod
+    def _empty_sends_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _s3_needs_endpoint_and_keys(self) -> Settings:
         if "storage_dir" not in self.model_fields_set:
@@ -165,11 +194,13 @@ class Settings(BaseSettings):
             )
         if self.llm_provider == "openai" and not self.openai_base_url:
             raise ValueError("llm_provider=openai needs CHARMELIO_OPENAI_BASE_URL")
-        if self.llm_reply_tokens * 2 > self.llm_context_tokens:
+        reply, context = self.llm_reply_budget, self.llm_context_tokens
+        if reply * 2 > context or context - reply < LLM_PROMPT_ROOM_TOKENS:
+            most = min(context // 2, context - LLM_PROMPT_ROOM_TOKENS)
             raise ValueError(
-                f"CHARMELIO_LLM_REPLY_TOKENS ({self.llm_reply_tokens}) must be at most half of "
-                f"CHARMELIO_LLM_CONTEXT_TOKENS ({self.llm_context_tokens}), leaving the rest for "
-                "the instructions and the contract"
+                f"CHARMELIO_LLM_REPLY_TOKENS ({reply}) must be at most {most} with "
+                f"CHARMELIO_LLM_CONTEXT_TOKENS={context}: half the context, and "
+                f"{LLM_PROMPT_ROOM_TOKENS} tokens left for the instructions and the contract"
             )
         # An empty key most likely comes from an unset variable in a template; treating it as
         # "no auth" would silently open the API, so it is refused instead.
@@ -191,6 +222,13 @@ class Settings(BaseSettings):
             or self.temporal_tls_client_cert_path is not None
             or self.temporal_tls_server_ca_path is not None
         )
+
+    @property
+    def llm_reply_budget(self) -> int:
+        """The reply limit per request: the setting, else a quarter of the context (capped)."""
+        if self.llm_reply_tokens is not None:
+            return self.llm_reply_tokens
+        return min(LLM_DEFAULT_REPLY_TOKENS, self.llm_context_tokens // 4)
 
     @property
     def llm_budget_configured(self) -> bool:

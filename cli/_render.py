@@ -20,6 +20,13 @@ def render_view(view: StoredView) -> str:
         f"status     {extraction['status']}"
         + (f"  ({extraction['provider']}/{extraction['model']})" if extraction["provider"] else ""),
     ]
+    if extraction.get("llm_requests"):
+        lines.append(
+            f"llm usage  {extraction['llm_requests']} request(s), "
+            f"{extraction.get('tokens_used') or 0:,} tokens "
+            f"({extraction.get('prompt_tokens') or 0:,} prompt + "
+            f"{extraction.get('completion_tokens') or 0:,} completion)"
+        )
     if extraction["status"] == "failed":
         lines.append(
             f"failed in  {extraction['failed_stage']}: {extraction['error_type']}: "

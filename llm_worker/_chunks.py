@@ -7,8 +7,9 @@ by at least one request. A single page larger than the budget is itself cut at p
 word boundaries into parts that keep its page number. Nothing is ever dropped: every character of
 every page is in some chunk, which `plan_chunks` checks before returning.
 
-Tokens are estimated from characters (no tokenizer download at run time): three characters per
-token is conservative for English contract text, which averages about four with GPT tokenizers.
+Tokens are estimated from characters at ``chars_per_token`` (no tokenizer download at run time):
+three, the default, is conservative for English contract text; the OpenAI extractor passes the
+ratio it has calibrated from the provider's own counts (`_tokens`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ CHARS_PER_TOKEN = 3.0
 _MARKER_CHARS = len("[page 99999]\n\n\n")
 
 
-def estimate_tokens(characters: int) -> int:
-    return math.ceil(characters / CHARS_PER_TOKEN)
+def estimate_tokens(characters: int, chars_per_token: float = CHARS_PER_TOKEN) -> int:
+    return math.ceil(characters / chars_per_token)
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,9 @@ class Chunk:
         return self.pages.pages[-1].page
 
 
-def _cost(page: PageText) -> int:
-    return estimate_tokens(len(page.text) + _MARKER_CHARS)
-
-
-def _split_page(page: PageText, budget_tokens: int) -> list[PageText]:
+def _split_page(page: PageText, budget_tokens: int, chars_per_token: float) -> list[PageText]:
     """Parts of an oversized page, cut at the last paragraph, line or space break that fits."""
-    limit = max(1, int((budget_tokens * CHARS_PER_TOKEN) - _MARKER_CHARS))
+    limit = max(1, int((budget_tokens * chars_per_token) - _MARKER_CHARS))
     parts: list[PageText] = []
     text = page.text
     while len(text) > limit:
@@ -62,13 +59,26 @@ def _split_page(page: PageText, budget_tokens: int) -> list[PageText]:
     return parts
 
 
-def plan_chunks(pages: ParsedPages, budget_tokens: int, overlap_pages: int = 1) -> list[Chunk]:
+def plan_chunks(
+    pages: ParsedPages,
+    budget_tokens: int,
+    overlap_pages: int = 1,
+    chars_per_token: float = CHARS_PER_TOKEN,
+) -> list[Chunk]:
     """The chunks to send, in page order; a single chunk when the whole contract fits."""
     if budget_tokens < 1:
         raise ValueError("the chunk budget must be at least one token")
+
+    def _cost(page: PageText) -> int:
+        return estimate_tokens(len(page.text) + _MARKER_CHARS, chars_per_token)
+
     units: list[PageText] = []
     for page in pages.pages:
-        units.extend(_split_page(page, budget_tokens) if _cost(page) > budget_tokens else [page])
+        units.extend(
+            _split_page(page, budget_tokens, chars_per_token)
+            if _cost(page) > budget_tokens
+            else [page]
+        )
     spans: list[tuple[int, int]] = []
     start = 0
     while start < len(units):

@@ -53,6 +53,9 @@ def extract_verified(
         fields_dropped=evidence.fields_dropped,
         chunks_read=output.chunks_read,
         tokens_used=output.tokens_used,
+        llm_requests=output.spent.requests,
+        prompt_tokens=output.spent.prompt_tokens if output.spent.requests else None,
+        completion_tokens=output.spent.completion_tokens if output.spent.requests else None,
         **evidence.topics,
     )
     return VerifiedExtraction(result, len(output.findings) + len(output.topics))

@@ -125,3 +125,10 @@ def response_format() -> ResponseFormatJSONSchema:
             "schema": strict_json_schema(LLMExtraction),
         },
     }
+
+
+def json_object_format() -> dict[str, Any]:
+    """``response_format`` for servers without ``json_schema`` (llama-cpp-python's): JSON mode,
+    with the schema beside it for the servers that turn it into a grammar. The reply is validated
+    against `LLMExtraction` either way."""
+    return {"type": "json_object", "schema": strict_json_schema(LLMExtraction)}

@@ -39,8 +39,16 @@ def contract_tag(pages: ParsedPages) -> str:
     return f"contract-{digest}"
 
 
-def system_message(tag: str) -> str:
-    categories = "\n".join(f"- {c.name}: {c.description}" for c in cuad_categories())
+def system_message(tag: str, compact: bool = False) -> str:
+    """The instructions; ``compact`` names the categories without their descriptions.
+
+    The descriptions are most of the instructions (about 2,000 tokens); a 4k- or 8k-context model
+    needs that room for the contract, and the category names alone still say what to look for.
+    """
+    if compact:
+        categories = "\n".join(f"- {c.name}" for c in cuad_categories())
+    else:
+        categories = "\n".join(f"- {c.name}: {c.description}" for c in cuad_categories())
     topics = ", ".join(TOPIC_FIELDS)
     return f"""You extract clauses from one contract for a contract-review database.
 
@@ -79,11 +87,11 @@ def user_message(pages: ParsedPages, tag: str, part: tuple[int, int] | None = No
 
 
 def build_messages(
-    pages: ParsedPages, part: tuple[int, int] | None = None
+    pages: ParsedPages, part: tuple[int, int] | None = None, compact: bool = False
 ) -> list[ChatCompletionMessageParam]:
     """The request for `pages`; `part` is (number, count) when the contract is read in chunks."""
     tag = contract_tag(pages)
     return [
-        {"role": "system", "content": system_message(tag)},
+        {"role": "system", "content": system_message(tag, compact)},
         {"role": "user", "content": user_message(pages, tag, part)},
     ]

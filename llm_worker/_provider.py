@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
-from charmelio.contract import CuadCategory, ParsedPages, Party
+from temporalio.exceptions import ApplicationError
+
+from charmelio.contract import CuadCategory, ParsedPages, Party, ProviderUsage
+from charmelio.errors import CharmelioError
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,39 @@ class ProviderOutput:
     confidence: float = 0.0
     tokens_used: int | None = None
     chunks_read: int = 1
+    # The requests this extraction call made and what the provider billed for them; replies
+    # kept from an earlier attempt are in `tokens_used` but not here (that attempt paid them).
+    spent: ProviderUsage = field(default_factory=ProviderUsage)
+
+
+_USAGE_DETAILS = ("llm_requests", "prompt_tokens", "completion_tokens")
+
+
+def with_usage(error: CharmelioError, usage: ProviderUsage) -> CharmelioError:
+    """The same error, its details also saying what the failed call had spent."""
+    payload = dict(error.details[0]) if error.details and isinstance(error.details[0], dict) else {}
+    payload.update(
+        llm_requests=usage.requests,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+    )
+    reason = payload.pop("reason", None)
+    return type(error)(
+        error.message, reason=reason, next_retry_delay=error.next_retry_delay, **payload
+    )
+
+
+def usage_of(error: BaseException) -> ProviderUsage:
+    """What a failed extraction call had spent, from `with_usage` details (nothing otherwise)."""
+    if not isinstance(error, ApplicationError) or not error.details:
+        return ProviderUsage()
+    payload = error.details[0]
+    if not isinstance(payload, dict):
+        return ProviderUsage()
+    requests, prompt, completion = (payload.get(name) for name in _USAGE_DETAILS)
+    if not all(isinstance(value, int) and value >= 0 for value in (requests, prompt, completion)):
+        return ProviderUsage()
+    return ProviderUsage(requests=requests, prompt_tokens=prompt, completion_tokens=completion)
 
 
 ProgressCallback = Callable[[str], None]

@@ -17,13 +17,16 @@ from temporalio import activity
 from charmelio.contract import (
     ActivityName,
     DescribeExtractorRequest,
+    ExtractionResult,
     ExtractionSummary,
     ExtractorIdentity,
     ExtractRequest,
     ObjectKeys,
     ParsedPages,
+    ProviderUsage,
 )
 from charmelio.errors import DocumentNotFoundError, InvalidInputError
+from charmelio.llm_usage import read_llm_usage, write_llm_usage
 from charmelio.settings import Settings
 from charmelio.storage.objects import ObjectNotFoundError, ObjectStore, open_object_store
 from llm_worker._chunk_replies import StoredChunkReplies
@@ -31,7 +34,7 @@ from llm_worker._extraction import extract_verified
 from llm_worker._heartbeat import call_heartbeating
 from llm_worker._identity import identity_of
 from llm_worker._openai import OpenAIExtractor
-from llm_worker._provider import ClauseExtractor
+from llm_worker._provider import ClauseExtractor, usage_of
 from llm_worker._rules import RulesExtractor
 
 
@@ -56,22 +59,37 @@ class LLMActivities:
 
     @activity.defn(name=ActivityName.LLM_EXTRACT)
     def llm_extract(self, request: ExtractRequest) -> ExtractionSummary:
-        """Extract clauses, keep only those whose quotes are in the document, store the result."""
+        """Extract clauses, keep only those whose quotes are in the document, store the result.
+
+        The result counts every request of the extraction, earlier failed attempts' included
+        (`charmelio.llm_usage`); a failing attempt adds its own to that record before it fails.
+        """
         pages = self._read_pages(request)
         activity.heartbeat("calling provider", self._extractor.name)
+        earlier = ProviderUsage()
+        if activity.info().attempt > 1:
+            earlier = read_llm_usage(self._store, request.extraction_id)
         replies = StoredChunkReplies(self._store, request.extraction_id)
-        extraction = call_heartbeating(
-            lambda on_progress: extract_verified(
-                pages, self._extractor, on_progress=on_progress, replies=replies
-            ),
-            activity.heartbeat,
-        )
-        activity.heartbeat("provider replied", self._extractor.name)
-        result = extraction.result
-        key = ObjectKeys.extraction_draft(request.extraction_id)
-        self._store.put_bytes(
-            key, result.model_dump_json().encode(), content_type="application/json"
-        )
+        spent = ProviderUsage()
+        try:
+            extraction = call_heartbeating(
+                lambda on_progress: extract_verified(
+                    pages, self._extractor, on_progress=on_progress, replies=replies
+                ),
+                activity.heartbeat,
+            )
+            activity.heartbeat("provider replied", self._extractor.name)
+            result = _with_total_usage(extraction.result, earlier)
+            spent = _usage_of_result(extraction.result)
+            key = ObjectKeys.extraction_draft(request.extraction_id)
+            self._store.put_bytes(
+                key, result.model_dump_json().encode(), content_type="application/json"
+            )
+        except Exception as exc:
+            self._record_failed_usage(
+                request.extraction_id, earlier + (spent if spent.requests else usage_of(exc))
+            )
+            raise
         activity.logger.info(
             "extracted %d findings (%d quotes dropped) with %s/%s",
             len(result.findings),
@@ -88,6 +106,17 @@ class LLMActivities:
             tokens_used=result.tokens_used,
             extractor=self._identity.key,
         )
+
+    def _record_failed_usage(self, extraction_id: str, total: ProviderUsage) -> None:
+        if not total.requests:
+            return
+        try:
+            write_llm_usage(self._store, extraction_id, total)
+        except Exception:
+            # The attempt fails either way; losing its count must not replace its error.
+            activity.logger.warning(
+                "could not record the %d LLM requests of a failed attempt", total.requests
+            )
 
     def _read_pages(self, request: ExtractRequest) -> ParsedPages:
         key = request.parsed.pages_key
@@ -117,6 +146,29 @@ class LLMActivities:
                 reason="document_mismatch",
             )
         return pages
+
+
+def _usage_of_result(result: ExtractionResult) -> ProviderUsage:
+    return ProviderUsage(
+        requests=result.llm_requests,
+        prompt_tokens=result.prompt_tokens or 0,
+        completion_tokens=result.completion_tokens or 0,
+    )
+
+
+def _with_total_usage(result: ExtractionResult, earlier: ProviderUsage) -> ExtractionResult:
+    """The result counting the earlier failed attempts' requests and tokens too."""
+    if not earlier.requests:
+        return result
+    total = earlier + _usage_of_result(result)
+    return result.model_copy(
+        update={
+            "llm_requests": total.requests,
+            "prompt_tokens": total.prompt_tokens,
+            "completion_tokens": total.completion_tokens,
+            "tokens_used": total.tokens,
+        }
+    )
 
 
 def extractor_for(settings: Settings) -> ClauseExtractor:

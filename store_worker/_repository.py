@@ -23,6 +23,7 @@ from charmelio.contract import (
     FailureReport,
     ObjectKeys,
     ParsedDocument,
+    ProviderUsage,
 )
 
 Connection = psycopg.Connection[Any]
@@ -121,8 +122,9 @@ def insert_completed(
     fields = _json_without_nul(result.model_dump(mode="json", include=_FIELD_NAMES))
     inserted = conn.execute(
         "INSERT INTO extractions (id, document_id, workflow_id, status, provider, model,"
-        " artifact_key, clause_count, quotes_dropped, tokens_used, fields, extractor)"
-        " VALUES (%s, %s, %s, 'completed', %s, %s, %s, %s, %s, %s, %s, %s)"
+        " artifact_key, clause_count, quotes_dropped, tokens_used, llm_requests, prompt_tokens,"
+        " completion_tokens, fields, extractor)"
+        " VALUES (%s, %s, %s, 'completed', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (id) DO NOTHING RETURNING id",
         (
             UUID(extraction_id),
@@ -134,6 +136,9 @@ def insert_completed(
             len(result.findings),
             result.quotes_dropped,
             result.tokens_used,
+            result.llm_requests,
+            result.prompt_tokens,
+            result.completion_tokens,
             Jsonb(fields),
             without_nul(extractor) or None,
         ),
@@ -182,11 +187,19 @@ def completed_artifact_keys(conn: Connection, document_id: str) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
-def insert_failure(conn: Connection, report: FailureReport) -> None:
-    """Record a failed extraction unless its id already has a row, whatever that row's status."""
+def insert_failure(
+    conn: Connection, report: FailureReport, usage: ProviderUsage | None = None
+) -> None:
+    """Record a failed extraction unless its id already has a row, whatever that row's status.
+
+    ``usage`` is what the LLM provider billed its attempts (NULLs when none reached it).
+    """
+    usage = usage or ProviderUsage()
+    billed = usage.requests > 0
     conn.execute(
         "INSERT INTO extractions (id, document_id, workflow_id, status, failed_stage, error_type,"
-        " error_message) VALUES (%s, %s, %s, 'failed', %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+        " error_message, tokens_used, llm_requests, prompt_tokens, completion_tokens)"
+        " VALUES (%s, %s, %s, 'failed', %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
         (
             UUID(report.extraction_id),
             report.document_id,
@@ -194,5 +207,9 @@ def insert_failure(conn: Connection, report: FailureReport) -> None:
             report.stage.value,
             without_nul(report.error_type)[:ERROR_TYPE_LIMIT],
             without_nul(report.message)[:ERROR_MESSAGE_LIMIT],
+            usage.tokens if billed else None,
+            usage.requests if billed else None,
+            usage.prompt_tokens if billed else None,
+            usage.completion_tokens if billed else None,
         ),
     )

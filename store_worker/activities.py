@@ -32,6 +32,7 @@ from charmelio.contract import (
     StoreRequest,
 )
 from charmelio.errors import InvalidInputError, StorageUnavailableError
+from charmelio.llm_usage import read_llm_usage
 from charmelio.settings import ConfigurationError, Settings
 from charmelio.storage.database import connect
 from charmelio.storage.objects import ObjectNotFoundError, ObjectStore, open_object_store
@@ -81,11 +82,13 @@ class StoreActivities:
         """Record a failed extraction and remove whatever it wrote to object storage.
 
         The document may never have been uploaded, so no document row is created: a failure says
-        nothing trustworthy about the file (it may not even be a PDF).
+        nothing trustworthy about the file (it may not even be a PDF). What the LLM provider
+        billed its failed attempts is recorded with it (`charmelio.llm_usage`).
         """
+        usage = read_llm_usage(self._store, report.extraction_id)
         with self._connection() as conn:
             with conn.transaction():
-                repository.insert_failure(conn, report)
+                repository.insert_failure(conn, report, usage)
             stored = repository.find_extraction(conn, report.extraction_id)
         if stored is not None and stored.status == "failed":
             self._store.delete(

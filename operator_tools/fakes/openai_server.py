@@ -1,30 +1,41 @@
-"""A real OpenAI-compatible HTTP server for tests: ``POST /v1/chat/completions`` on 127.0.0.1.
+"""The one fake OpenAI-compatible server: ``POST /v1/chat/completions`` on 127.0.0.1.
 
 It is a fake of the one call Charmelio makes, answered over real HTTP so the real `openai` client,
-its timeouts and its error classes are exercised. ``base_url`` ends in ``/v1`` like OpenAI's; the
-server also answers ``/chat/completions`` for clients configured with a base URL without ``/v1``.
+its timeouts and its error classes are exercised. Tests, benchmarks and `charmelio loadtest` all
+use it. ``base_url`` ends in ``/v1`` like OpenAI's; the server also answers ``/chat/completions``
+for clients configured with a base URL without ``/v1``.
 
 Modes (set ``.mode``, or queue one per request with ``.script([...])``):
 
-- ``good``: a JSON reply that matches the request's ``response_format`` schema, quoting real
-  sentences of the contract (governing law, assignment, insurance, termination, confidentiality)
-  verbatim from the user message, with the page of the ``[page N]`` marker they follow.
+- ``good``: a JSON reply that matches the request's schema, quoting real sentences of the contract
+  (see `replies`).
+- ``plain``: the plainest JSON the schema accepts, plus a summary (the load test's provider).
 - ``malformed_json``: HTTP 200 whose message content is truncated JSON.
 - ``schema_violation``: HTTP 200 with valid JSON that breaks the schema.
 - ``bad_quotes``: like ``good`` but every quote is invented (not in the contract).
 - ``mixed_quotes``: the ``good`` reply plus one finding per invented quote.
+- ``loop``: a small model stuck in a JSON array: it writes until the reply's token limit and is
+  cut there with ``finish_reason: "length"``, its tokens billed.
 - ``rate_limited``: HTTP 429 with ``Retry-After: 1`` (see ``retry_after``).
 - ``server_error``: HTTP 500.
+- ``no_json_schema``: HTTP 500 naming ``response_format`` for a ``json_schema`` request, as
+  llama-cpp-python's server answers; other requests are answered as ``good``.
 - ``hang``: no reply for ``hang_seconds`` (longer than any client timeout in the tests); shutting
   the server down releases it at once.
 - ``unauthorized``: HTTP 401 whose message echoes the bearer token, as some providers do, so tests
   can check that the key never reaches an error.
 
-Provider limits: with ``requests_per_minute`` and/or ``tokens_per_minute`` the server enforces
-them like a provider, as token buckets holding one minute's allowance and refilled continuously.
-A request that does not fit (its tokens are those its reply reports in ``usage``) is answered 429
-with a ``Retry-After`` of the seconds until it would fit, and is not charged. ``.accepted`` logs
-every request that was charged (time, tokens); ``.refused`` counts the 429s.
+Like a real server it counts tokens (`tokens`, about four characters a token) and bills them in
+``usage``; with ``context_tokens`` it refuses a prompt that does not fit with llama.cpp's HTTP 400
+(``type: exceed_context_size_error``, ``n_prompt_tokens``, ``n_ctx``); it honours
+``max_completion_tokens`` (or ``max_tokens``) and the room the context leaves, cutting a longer
+reply with ``finish_reason: "length"``.
+
+Provider limits: with ``requests_per_minute`` and/or ``tokens_per_minute`` it enforces them like a
+provider (`rate_limits`): a request that does not fit (its tokens are those its reply reports in
+``usage``) is answered 429 with ``Retry-After`` and ``x-ratelimit-*`` headers, and is not charged.
+``.accepted`` logs every request that was charged (time, tokens); ``.stats()`` counts requests,
+answers, 429s and billed tokens.
 
 Every request is logged in ``.requests`` (path, lower-cased headers, parsed JSON body, the mode
 that answered). Standalone: ``python -m operator_tools.fakes.openai_server --port 0 --mode
@@ -36,77 +47,55 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import FrameType
 from typing import Any, ClassVar
 
-from operator_tools.fakes.provider import (
-    JsonHandler,
-    ServedFake,
+from operator_tools.fakes.rate_limits import Accepted, ProviderLimits
+from operator_tools.fakes.replies import (
+    INVENTED_QUOTES,
+    ContractReplies,
     chat_completion,
+    contract_pages,
+    looping_reply,
     plainest_value,
 )
+from operator_tools.fakes.served import JsonHandler, ServedFake
+from operator_tools.fakes.tokens import count_tokens, first_tokens, prompt_tokens
+
+__all__ = [
+    "INVENTED_QUOTES",
+    "MODES",
+    "Accepted",
+    "FakeOpenAIServer",
+    "ProviderStats",
+    "RecordedRequest",
+    "contract_pages",
+    "plainest_value",
+]
 
 MODES = (
     "good",
+    "plain",
     "malformed_json",
     "schema_violation",
     "bad_quotes",
     "mixed_quotes",
+    "loop",
     "rate_limited",
     "server_error",
+    "no_json_schema",
     "hang",
     "unauthorized",
 )
 _PATHS = ("/v1/chat/completions", "/chat/completions")
-_PAGE_MARKER = re.compile(r"^\[page (\d+)\]$", re.MULTILINE)
-_CONTRACT = re.compile(r"<(contract-[0-9a-f]+)>\n(?P<body>.*)\n</\1>", re.DOTALL)
-_SENTENCE = re.compile(r"[^.;\n]*(?:\n(?!\n)[^.;\n]*)*[.;]")
-_GOVERNING_STATE = re.compile(
-    r"laws\s+of\s+(?:the\s+)?(?:(?:state|commonwealth|province)\s+of\s+)?"
-    r"(?P<name>(?-i:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*))",
-    re.IGNORECASE,
-)
-_PARTIES = re.compile(
-    r"between\s+(?P<a>[A-Z][^,(\n]{2,80}?)\s*[,(].{0,400}?\band\s+(?P<b>[A-Z][^,(\n]{2,80}?)\s*[,(]",
-    re.DOTALL,
-)
-INVENTED_QUOTES = (
-    "This Agreement shall be governed by the laws of the Kingdom of Atlantis.",
-    "Either party may terminate this Agreement by sending a carrier pigeon.",
-    "All Confidential Information shall be written in invisible ink.",
-)
-
-
-class _Bucket:
-    """A provider-style limit: `per_minute` units, refilled continuously, holding at most
-    `burst_seconds` of refill (a minute, as providers allow, unless a test wants it stricter)."""
-
-    def __init__(self, per_minute: float, burst_seconds: float = 60.0) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = self.rate * burst_seconds
-        self.level = self.capacity
-        self.updated = time.monotonic()
-
-    def refill(self, now: float) -> None:
-        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
-        self.updated = now
-
-    def wait_for(self, amount: float) -> float:
-        """Seconds until `amount` fits (0 when it fits now); call `refill` first."""
-        return max(0.0, (amount - self.level) / self.rate)
-
-
-@dataclass(frozen=True)
-class Accepted:
-    at: float  # time.monotonic() when the request was charged
-    tokens: int
+# What llama.cpp's llama-server answers for a prompt longer than its context (HTTP 400).
+CONTEXT_EXCEEDED_TYPE = "exceed_context_size_error"
 
 
 @dataclass(frozen=True)
@@ -122,150 +111,22 @@ class RecordedRequest:
         return self.headers.get("authorization")
 
 
-# --- the replies -------------------------------------------------------------------------------
+@dataclass
+class ProviderStats:
+    """What the server saw since the last `reset`; tokens are those billed in ``usage``."""
 
+    requests: int = 0
+    answered: int = 0
+    rate_limited: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
-def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        resolved: dict[str, Any] = defs[ref.rsplit("/", 1)[-1]]
-        return resolved
-    return schema
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
-
-def _non_null(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    schema = _resolve(schema, defs)
-    for option in schema.get("anyOf", []):
-        option = _resolve(option, defs)
-        if option.get("type") != "null":
-            return option
-    return schema
-
-
-def contract_pages(user_message: str) -> list[tuple[int, str]]:
-    """The page texts between the contract delimiters, split at the ``[page N]`` markers."""
-    found = _CONTRACT.search(user_message)
-    body = found.group("body") if found else user_message
-    markers = list(_PAGE_MARKER.finditer(body))
-    pages = []
-    for marker, following in zip(markers, [*markers[1:], None], strict=True):
-        end = following.start() if following else len(body)
-        pages.append((int(marker.group(1)), body[marker.end() + 1 : end].rstrip("\n")))
-    return pages
-
-
-def _first_sentence(pages: list[tuple[int, str]], *cues: str) -> tuple[str, int] | None:
-    for number, text in pages:
-        for match in _SENTENCE.finditer(text):
-            sentence = match.group().strip()
-            if len(sentence) > 20 and any(cue in sentence.lower() for cue in cues):
-                return sentence, number
-    return None
-
-
-class _Replies:
-    """Builds message contents for one request body."""
-
-    def __init__(self, body: dict[str, Any]) -> None:
-        self.schema: dict[str, Any] = body["response_format"]["json_schema"]["schema"]
-        self.defs: dict[str, Any] = self.schema.get("$defs", {})
-        self.properties: dict[str, Any] = self.schema.get("properties", {})
-        user = next(m["content"] for m in body["messages"] if m.get("role") == "user")
-        self.pages = contract_pages(user if isinstance(user, str) else json.dumps(user))
-
-    def _item(self, schema: dict[str, Any], **values: Any) -> dict[str, Any]:
-        target = _non_null(schema, self.defs)
-        item: dict[str, Any] = plainest_value(target, self.defs)
-        item.update({k: v for k, v in values.items() if k in target.get("properties", {})})
-        return item
-
-    def good(self) -> dict[str, Any]:
-        answer: dict[str, Any] = plainest_value(self.schema, self.defs)
-        findings_schema = self.properties.get("findings", {}).get("items")
-        categories = set(
-            _resolve(findings_schema or {}, self.defs)
-            .get("properties", {})
-            .get("category", {})
-            .get("enum", [])
-        )
-        findings = []
-        for category, cues in (
-            ("Governing Law", ("governed by", "construed in accordance")),
-            ("Anti-Assignment", ("assign",)),
-            ("Insurance", ("insurance",)),
-        ):
-            found = _first_sentence(self.pages, *cues)
-            if found and findings_schema and category in categories:
-                quote, page = found
-                findings.append(
-                    self._item(
-                        findings_schema, category=category, quote=quote, page=page, confidence=0.9
-                    )
-                )
-        if "findings" in answer:
-            answer["findings"] = findings
-        governing = _first_sentence(self.pages, "governed by", "construed in accordance")
-        state = _GOVERNING_STATE.search(governing[0]) if governing else None
-        if "governing_law" in answer and state:
-            answer["governing_law"] = " ".join(state.group("name").split())
-        for topic, cues in (("termination", ("terminat",)), ("confidentiality", ("confiden",))):
-            found = _first_sentence(self.pages, *cues)
-            if found and topic in self.properties:
-                quote, page = found
-                answer[topic] = self._item(
-                    self.properties[topic],
-                    summary=f"The contract's {topic} clause.",
-                    quote=quote,
-                    page=page,
-                    confidence=0.8,
-                )
-        parties = _PARTIES.search(self.pages[0][1][:3000]) if self.pages else None
-        party_items = self.properties.get("parties", {}).get("items")
-        if parties and party_items and "parties" in answer:
-            answer["parties"] = [
-                self._item(party_items, name=" ".join(parties.group(g).split()), role=None)
-                for g in ("a", "b")
-            ]
-        if "summary" in answer:
-            answer["summary"] = f"A contract of {len(self.pages)} pages (fake extraction)."
-        if "confidence" in answer:
-            answer["confidence"] = 0.8
-        return answer
-
-    def bad_quotes(self) -> dict[str, Any]:
-        answer = self.good()
-        for index, finding in enumerate(answer.get("findings") or []):
-            finding["quote"] = INVENTED_QUOTES[index % len(INVENTED_QUOTES)]
-        if not answer.get("findings") and "findings" in answer:
-            items = self.properties["findings"]["items"]
-            answer["findings"] = [
-                self._item(items, category="Governing Law", quote=q, page=1, confidence=0.9)
-                for q in INVENTED_QUOTES
-            ]
-        for topic in ("termination", "confidentiality"):
-            if answer.get(topic):
-                answer[topic]["quote"] = INVENTED_QUOTES[1]
-        return answer
-
-    def mixed_quotes(self) -> dict[str, Any]:
-        answer = self.good()
-        items = self.properties.get("findings", {}).get("items")
-        if items and isinstance(answer.get("findings"), list):
-            answer["findings"] += [
-                self._item(items, category="Insurance", quote=quote, page=1, confidence=0.9)
-                for quote in INVENTED_QUOTES
-            ]
-        return answer
-
-    def schema_violation(self) -> dict[str, Any]:
-        answer = self.good()
-        answer["findings"] = "none found"
-        answer.pop("summary", None)
-        answer["unexpected_field"] = True
-        return answer
-
-
-# --- the server --------------------------------------------------------------------------------
+    def as_dict(self) -> dict[str, int]:
+        return {**asdict(self), "tokens": self.tokens}
 
 
 class _Handler(JsonHandler):
@@ -315,42 +176,82 @@ class _Handler(JsonHandler):
             headers = {"Retry-After": fake.retry_after} if status == 429 else {}
             self._error(status, code, message, headers)
             return
+        if mode == "no_json_schema" and _asks_json_schema(body):
+            self._send(
+                500,
+                {
+                    "error": {
+                        "code": 500,
+                        "message": 'response_format type must be one of "text" or "json_object",'
+                        " but got: json_schema",
+                        "type": "server_error",
+                    }
+                },
+            )
+            return
         try:
-            replies = _Replies(body)
+            replies = ContractReplies(body)
         except (KeyError, TypeError, StopIteration):
             self._error(400, "invalid_request", "this fake needs messages and a json_schema")
             return
-        if mode == "malformed_json":
-            content = '{"parties": [{"name": "Unterminated'
-        else:
-            builder = {
-                "bad_quotes": replies.bad_quotes,
-                "mixed_quotes": replies.mixed_quotes,
-                "schema_violation": replies.schema_violation,
-            }
-            content = json.dumps(builder.get(mode, replies.good)())
-        prompt_tokens = max(1, len(json.dumps(body.get("messages", ""))) // 4)
-        completion_tokens = max(1, len(content) // 4)
-        wait = fake._charge(prompt_tokens + completion_tokens)
-        if wait > 0:
-            retry = str(max(1, math.ceil(wait)))
-            self._error(429, "rate_limit_exceeded", "Rate limit reached.", {"Retry-After": retry})
+        prompt = prompt_tokens(body.get("messages"))
+        if fake.context_tokens is not None and prompt >= fake.context_tokens:
+            self._send(400, _context_exceeded(prompt, fake.context_tokens))
             return
+        content = self._content(mode, replies)
+        content, completion, finish_reason = self._bounded(body, content, prompt)
+        wait = fake._limits.charge(prompt + completion)
+        if wait > 0:
+            fake._count(rate_limited=1)
+            retry = str(max(1, math.ceil(wait)))
+            self._error(
+                429,
+                "rate_limit_exceeded",
+                "Rate limit reached.",
+                {"Retry-After": retry, **fake._limits.headers()},
+            )
+            return
+        fake._charged(prompt + completion)
         if fake.latency_seconds and fake._stopping.wait(fake.latency_seconds):
             return
-        self._completion(body, content, prompt_tokens, completion_tokens)
-
-    def _completion(
-        self, body: dict[str, Any], content: str, prompt_tokens: int, completion_tokens: int
-    ) -> None:
+        fake._count(answered=1, prompt_tokens=prompt, completion_tokens=completion)
         reply = chat_completion(
-            f"chatcmpl-fake-{self.owner.request_count}",
+            f"chatcmpl-fake-{fake.request_count}",
             body.get("model", "fake-model"),
             content,
-            prompt_tokens,
-            completion_tokens,
+            prompt,
+            completion,
+            finish_reason,
         )
-        self._send(200, reply)
+        self._send(200, reply, fake._limits.headers())
+
+    def _content(self, mode: str, replies: ContractReplies) -> str:
+        if mode == "malformed_json":
+            return '{"parties": [{"name": "Unterminated'
+        if mode == "loop":
+            return looping_reply(self.owner.loop_tokens)
+        builder = {
+            "plain": replies.plain,
+            "bad_quotes": replies.bad_quotes,
+            "mixed_quotes": replies.mixed_quotes,
+            "schema_violation": replies.schema_violation,
+        }
+        return json.dumps(builder.get(mode, replies.good)())
+
+    def _bounded(self, body: dict[str, Any], content: str, prompt: int) -> tuple[str, int, str]:
+        """The reply within ``max_completion_tokens`` and the context: (content, tokens, reason)."""
+        limits = [
+            value
+            for value in (body.get("max_completion_tokens"), body.get("max_tokens"))
+            if isinstance(value, int) and value > 0
+        ]
+        if self.owner.context_tokens is not None:
+            limits.append(self.owner.context_tokens - prompt)
+        tokens = count_tokens(content)
+        limit = min(limits, default=tokens)
+        if tokens <= limit:
+            return content, max(tokens, 1), "stop"
+        return first_tokens(content, limit), limit, "length"
 
     def _error(
         self, status: int, code: str, message: str, headers: dict[str, str] | None = None
@@ -358,6 +259,25 @@ class _Handler(JsonHandler):
         error_type = "invalid_request_error" if status < 500 else "server_error"
         payload = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
         self._send(status, payload, headers)
+
+
+def _asks_json_schema(body: Any) -> bool:
+    return (
+        isinstance(body, dict) and (body.get("response_format") or {}).get("type") == "json_schema"
+    )
+
+
+def _context_exceeded(prompt: int, context: int) -> dict[str, Any]:
+    """llama-server's own answer to a prompt longer than its context."""
+    return {
+        "error": {
+            "code": 400,
+            "message": "the request exceeds the available context size, try increasing it",
+            "type": CONTEXT_EXCEEDED_TYPE,
+            "n_prompt_tokens": prompt,
+            "n_ctx": context,
+        }
+    }
 
 
 class FakeOpenAIServer(ServedFake):
@@ -376,6 +296,8 @@ class FakeOpenAIServer(ServedFake):
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
         burst_seconds: float = 60.0,
+        context_tokens: int | None = None,
+        loop_tokens: int = 100_000,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -383,20 +305,17 @@ class FakeOpenAIServer(ServedFake):
         self.mode = mode
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
-        self._request_bucket = (
-            _Bucket(requests_per_minute, burst_seconds) if requests_per_minute else None
-        )
-        self._token_bucket = (
-            _Bucket(tokens_per_minute, burst_seconds) if tokens_per_minute else None
-        )
-        self._accepted: list[Accepted] = []
-        self._refused = 0
+        self._limits = ProviderLimits(requests_per_minute, tokens_per_minute, burst_seconds)
         self.latency_seconds = latency_seconds
         self.hang_seconds = hang_seconds
         self.retry_after = retry_after
+        self.context_tokens = context_tokens
+        self.loop_tokens = loop_tokens
         self._lock = threading.Lock()
         self._script: deque[str] = deque()
         self._requests: list[RecordedRequest] = []
+        self._accepted: list[Accepted] = []
+        self._stats = ProviderStats()
 
     @property
     def mode(self) -> str:
@@ -428,43 +347,36 @@ class FakeOpenAIServer(ServedFake):
             return len(self._requests)
 
     def reset(self) -> None:
+        """Forget requests, script, charges and counts (the limits' buckets keep their level)."""
         with self._lock:
             self._requests.clear()
             self._script.clear()
             self._accepted.clear()
-            self._refused = 0
+            self._stats = ProviderStats()
+
+    def stats(self) -> ProviderStats:
+        with self._lock:
+            return ProviderStats(**vars(self._stats))
 
     @property
     def accepted(self) -> list[Accepted]:
-        """Requests charged against the limits (all good replies when no limit is set)."""
+        """Requests charged against the limits (all answered requests)."""
         with self._lock:
             return list(self._accepted)
 
     @property
     def refused(self) -> int:
         """429s sent because a request or token limit was exceeded."""
-        with self._lock:
-            return self._refused
+        return self.stats().rate_limited
 
-    def _charge(self, tokens: int) -> float:
-        """Charge one request of `tokens`; 0 when accepted, else seconds until it would fit."""
+    def _charged(self, tokens: int) -> None:
         with self._lock:
-            now = time.monotonic()
-            waits = []
-            for bucket, amount in ((self._request_bucket, 1), (self._token_bucket, tokens)):
-                if bucket is not None:
-                    bucket.refill(now)
-                    waits.append(bucket.wait_for(amount))
-            wait = max(waits, default=0.0)
-            if wait > 0:
-                self._refused += 1
-                return wait
-            if self._request_bucket is not None:
-                self._request_bucket.level -= 1
-            if self._token_bucket is not None:
-                self._token_bucket.level -= tokens
-            self._accepted.append(Accepted(now, tokens))
-            return 0.0
+            self._accepted.append(Accepted(time.monotonic(), tokens))
+
+    def _count(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self._stats, name, getattr(self._stats, name) + value)
 
     def _next_mode(self) -> str:
         with self._lock:
@@ -473,6 +385,7 @@ class FakeOpenAIServer(ServedFake):
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+            self._stats.requests += 1
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -483,6 +396,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
     parser.add_argument("--rpm", type=float, help="requests per minute to allow (429 beyond)")
     parser.add_argument("--tpm", type=float, help="tokens per minute to allow (429 beyond)")
+    parser.add_argument("--context", type=int, help="context size in tokens (400 beyond)")
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -496,6 +410,7 @@ def main(argv: list[str] | None = None) -> None:
         latency_seconds=args.latency,
         requests_per_minute=args.rpm,
         tokens_per_minute=args.tpm,
+        context_tokens=args.context,
         host=args.host,
         port=args.port,
     ) as server:

@@ -41,7 +41,7 @@ from charmelio.stages import QUEUE_OF_POOL, STAGES, PoolName, pool_of_queue
 from charmelio.storage.objects import ObjectStore, open_object_store
 from charmelio.worker_runtime import connect
 from operator_tools.devstack import DevStack, free_port
-from operator_tools.fakes.provider import FakeProvider
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from operator_tools.loadtest._cpu import cores_used, snapshot
 from operator_tools.loadtest._documents import contract_pdf, variant
 from operator_tools.loadtest._drive import StartItem, StreamOutcome, drive
@@ -256,7 +256,7 @@ def _counters(stack: DevStack) -> dict[str, float]:
     return totals
 
 
-def _worker_env(scenario: Scenario, provider: FakeProvider) -> dict[str, str]:
+def _worker_env(scenario: Scenario, provider: FakeOpenAIServer) -> dict[str, str]:
     env = {
         "CHARMELIO_LLM_PROVIDER": "openai",
         "CHARMELIO_OPENAI_BASE_URL": provider.base_url,
@@ -272,7 +272,7 @@ def _worker_env(scenario: Scenario, provider: FakeProvider) -> dict[str, str]:
 
 
 async def run_once(
-    plan: RunPlan, provider: FakeProvider, log: Callable[[str], None]
+    plan: RunPlan, provider: FakeOpenAIServer, log: Callable[[str], None]
 ) -> dict[str, Any]:
     scenario = plan.scenario
     settings = Settings(
@@ -328,7 +328,7 @@ async def run_once(
                 await asyncio.to_thread(
                     _slow_store, stack.database_url, scenario.store_delay_seconds
                 )
-            provider.reset_stats()
+            provider.reset()
             log(
                 f"[{plan.label}] driving for {plan.duration:.0f} s: "
                 + ", ".join(f"{name} {load.describe()}" for name, load in plan.streams.items())
@@ -369,7 +369,7 @@ async def run_once(
         "streams": {outcome.name: outcome.summary() for outcome in outcomes},
         "queues": queues,
         "backlog": backlog,
-        "provider": asdict(provider.stats()),
+        "provider": provider.stats().as_dict(),
         "metrics": counters,
         "cpu_cores": cpu,
         "exited_early": dead,
@@ -377,5 +377,7 @@ async def run_once(
     }
 
 
-def run_sync(plan: RunPlan, provider: FakeProvider, log: Callable[[str], None]) -> dict[str, Any]:
+def run_sync(
+    plan: RunPlan, provider: FakeOpenAIServer, log: Callable[[str], None]
+) -> dict[str, Any]:
     return asyncio.run(run_once(plan, provider, log))

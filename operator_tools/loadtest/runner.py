@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from charmelio.stages import POOLS, QUEUE_OF_POOL, PoolName
-from operator_tools.fakes.provider import FakeProvider
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from operator_tools.loadtest._report import compare, render, write_chart, write_json
 from operator_tools.loadtest._run import LoadTestError, RunPlan, run_sync
 from operator_tools.loadtest._scenarios import DRIVES, SCENARIOS, STAGE_QUEUES, Load, Scenario
@@ -79,7 +79,8 @@ def run_loadtest(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     output = request.output_dir.resolve()
     runs: list[dict[str, Any]] = []
-    with FakeProvider(
+    with FakeOpenAIServer(
+        "plain",
         latency_seconds=scenario.provider_latency_seconds,
         requests_per_minute=scenario.provider_requests_per_minute,
         tokens_per_minute=scenario.provider_tokens_per_minute,

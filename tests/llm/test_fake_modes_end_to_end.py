@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from charmelio.contract import ExtractionResult, ObjectKeys
+from charmelio.contract import ExtractionResult, ObjectKeys, ProviderUsage
 from charmelio.errors import (
     CharmelioError,
     LLMRateLimitedError,
@@ -16,6 +16,7 @@ from charmelio.errors import (
     LLMResponseError,
     LLMUnavailableError,
 )
+from charmelio.llm_usage import read_llm_usage
 from charmelio.storage.objects import ObjectStore
 from operator_tools.fakes.openai_server import INVENTED_QUOTES, FakeOpenAIServer
 from tests.llm.conftest import openai_extractor
@@ -53,7 +54,13 @@ def test_failures_are_typed_and_store_nothing(
     if mode == "rate_limited":
         assert raised.value.next_retry_delay == timedelta(seconds=1)  # the Retry-After
     assert not object_store.exists(ObjectKeys.extraction_draft(request.extraction_id))
-    assert list(object_store.list_keys("work/")) == []
+    # Only what the failed attempt spent is kept, for the next attempt and record_failure.
+    usage_key = ObjectKeys.extraction_usage(request.extraction_id)
+    assert list(object_store.list_keys("work/")) == [usage_key]
+    billed = fake_openai.stats()
+    assert read_llm_usage(object_store, request.extraction_id) == ProviderUsage(
+        requests=1, prompt_tokens=billed.prompt_tokens, completion_tokens=billed.completion_tokens
+    )
     assert fake_openai.request_count == 1  # one HTTP request per attempt: Temporal retries
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from charmelio.contract import CUAD_CATEGORIES, PageText, ParsedPages
 from llm_worker._llm_schema import LLMExtraction, response_format, strict_json_schema
 from llm_worker._prompt import build_messages, contract_tag, cuad_categories
-from operator_tools.fakes.provider import plainest_value
+from operator_tools.fakes.replies import plainest_value
 
 _REJECTED_IN_STRICT_MODE = {"default", "format", "minLength", "maxLength", "minimum", "maximum"}
 

@@ -99,7 +99,7 @@ def test_the_stored_result_records_how_many_chunks_were_read(
 def test_a_context_too_small_for_the_instructions_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="CHARMELIO_LLM_CONTEXT_TOKENS"):
         OpenAIExtractor(
-            base_url="http://127.0.0.1:9/v1", model="m", context_tokens=4_000, reply_tokens=1_000
+            base_url="http://127.0.0.1:9/v1", model="m", context_tokens=2_500, reply_tokens=1_000
         )
     with pytest.raises(ValidationError, match="CHARMELIO_LLM_REPLY_TOKENS"):
         Settings(_env_file=None, llm_context_tokens=20_000, llm_reply_tokens=16_000)

@@ -25,7 +25,7 @@ from llm_worker._evidence import verify_evidence
 from llm_worker._llm_schema import LLMExtraction, strict_json_schema
 from llm_worker._openai import DEFAULT_RETRY_AFTER, parse_completion, retry_after
 from operator_tools.fakes.openai_server import FakeOpenAIServer
-from operator_tools.fakes.provider import plainest_value
+from operator_tools.fakes.replies import plainest_value
 from tests.llm.conftest import API_KEY, CLIENT_TIMEOUT_SECONDS, MODEL, openai_extractor
 
 

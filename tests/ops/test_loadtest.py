@@ -13,7 +13,8 @@ import openai
 import pytest
 
 from cli import main as cli_main
-from operator_tools.fakes.provider import FakeProvider, plainest_value
+from operator_tools.fakes.openai_server import FakeOpenAIServer
+from operator_tools.fakes.replies import plainest_value
 from operator_tools.loadtest import Load
 from operator_tools.loadtest._cpu import DRIVER, cores_used, snapshot
 from operator_tools.loadtest._observe import Attempt, BacklogSample, percentile, queue_figures
@@ -33,7 +34,7 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def ask(provider: FakeProvider, text: str = "a short contract") -> Any:
+def ask(provider: FakeOpenAIServer, text: str = "a short contract") -> Any:
     client = openai.OpenAI(base_url=provider.base_url, api_key="sk-test", max_retries=0)
     return client.chat.completions.create(
         model="fake",
@@ -43,7 +44,7 @@ def ask(provider: FakeProvider, text: str = "a short contract") -> Any:
 
 
 def test_the_fake_provider_answers_with_what_the_schema_accepts() -> None:
-    with FakeProvider() as provider:
+    with FakeOpenAIServer("plain") as provider:
         reply = ask(provider)
     answer = json.loads(reply.choices[0].message.content or "")
     assert answer == {
@@ -58,7 +59,7 @@ def test_the_fake_provider_answers_with_what_the_schema_accepts() -> None:
 
 
 def test_over_its_requests_per_minute_it_answers_429_with_retry_after() -> None:
-    with FakeProvider(requests_per_minute=2) as provider:
+    with FakeOpenAIServer("plain", requests_per_minute=2) as provider:
         ask(provider)
         ask(provider)
         with pytest.raises(openai.RateLimitError) as refused:
@@ -71,7 +72,7 @@ def test_over_its_requests_per_minute_it_answers_429_with_retry_after() -> None:
 
 
 def test_over_its_tokens_per_minute_it_refuses_a_large_request_but_not_a_small_one() -> None:
-    with FakeProvider(tokens_per_minute=400) as provider:
+    with FakeOpenAIServer("plain", tokens_per_minute=400) as provider:
         ask(provider, "x" * 800)  # about 200 tokens
         with pytest.raises(openai.RateLimitError):
             ask(provider, "x" * 1200)  # about 300 more: over the minute's 400

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import uuid
 
-from charmelio.contract import ObjectKeys, Stage
+from charmelio.contract import ObjectKeys, ProviderUsage, Stage
+from charmelio.llm_usage import write_llm_usage
 from tests.store.harness import StoreHarness, failure, sample_result
 
 DOC = "doc-1"
@@ -87,3 +88,18 @@ def test_hostile_and_oversized_messages(harness: StoreHarness) -> None:
     assert error_type == f"Weird{clean}"
     assert len(message) == 4000
     assert message == (clean * 200)[:4000]
+
+
+def test_records_what_the_provider_billed_the_failed_attempts(harness: StoreHarness) -> None:
+    extraction_id = str(uuid.uuid4())
+    usage = ProviderUsage(requests=3, prompt_tokens=5_000, completion_tokens=1_024)
+    write_llm_usage(harness.store, extraction_id, usage)
+
+    harness.record_failure(failure(DOC, extraction_id))
+
+    assert harness.rows(
+        "SELECT llm_requests, prompt_tokens, completion_tokens, tokens_used FROM extractions"
+        " WHERE id = %s",
+        extraction_id,
+    ) == [(3, 5_000, 1_024, 6_024)]
+    assert not harness.store.exists(ObjectKeys.extraction_usage(extraction_id))  # scratch space
