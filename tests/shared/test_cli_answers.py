@@ -56,14 +56,18 @@ def _one_line(text: str) -> str:
 def test_an_invalid_setting_is_one_line_naming_the_variables_and_the_rule(
     command: list[str], tmp_path: Path
 ) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "CHARMELIO_LLM_CONTEXT_TOKENS": "4096"}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CHARMELIO_LLM_CONTEXT_TOKENS": "4096",
+        "CHARMELIO_LLM_REPLY_TOKENS": "3000",
+    }
     done = subprocess.run(
         command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     line = _one_line(done.stderr)
-    assert "CHARMELIO_LLM_REPLY_TOKENS (16000)" in line
-    assert "CHARMELIO_LLM_CONTEXT_TOKENS (4096)" in line
+    assert "CHARMELIO_LLM_REPLY_TOKENS (3000)" in line
+    assert "CHARMELIO_LLM_CONTEXT_TOKENS=4096" in line
 
 
 def test_a_value_of_the_wrong_type_names_its_variable(tmp_path: Path) -> None:
