@@ -99,7 +99,7 @@ def locate_quote(
             if page > count:
                 location.note = f"the PDF has {count} pages; the finding cites page {page}"
                 return location
-            spans = _spans_from_offsets(parsed, start, end)
+            spans = _spans_from_offsets(parsed, quote, start, end)
             if spans is not None:
                 found: dict[int, list[Box]] = {}
                 for number, (local_start, local_end, stored) in spans.items():
@@ -136,12 +136,14 @@ def locate_quote(
 
 
 def _spans_from_offsets(
-    parsed: ParsedPages | None, start: int | None, end: int | None
+    parsed: ParsedPages | None, quote: str, start: int | None, end: int | None
 ) -> dict[int, tuple[int, int, str]] | None:
-    """Page number → (start, end, page text) of the span, in page-local stored-text offsets."""
+    """Page number → (start, end, page text) of the span, in page-local stored-text offsets;
+    None unless the stored text at those offsets is the quote (whitespace aside)."""
     if parsed is None or start is None or end is None or end <= start or not parsed.pages:
         return None
-    if end > len(parsed.full_text()):
+    full_text = parsed.full_text()
+    if end > len(full_text) or full_text[start:end].split() != quote.split():
         return None
     spans: dict[int, tuple[int, int, str]] = {}
     for page_start, page in zip(parsed.page_starts(), parsed.pages, strict=True):
