@@ -7,6 +7,7 @@ The same filters, and the same queries (`charmelio.portfolio`), as the API's /ap
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 from datetime import date
@@ -216,8 +217,12 @@ def _export(args: argparse.Namespace) -> int:
             else jsonl_lines(items, args.level)
         )
         if args.output is None:
-            for chunk in chunks:
-                sys.stdout.write(chunk)
+            try:
+                for chunk in chunks:
+                    sys.stdout.write(chunk)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `| head`: the reader has all it wants
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         try:
             with args.output.open("w", encoding="utf-8", newline="") as out:
