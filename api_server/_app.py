@@ -34,7 +34,7 @@ stable `code`. When the server has an API key configured, every `/api` route req
 # The viewer renders contract text (untrusted) with textContent only; the policy backs that up.
 # blob: images are the evidence pages, fetched with the API key and shown from memory.
 _CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

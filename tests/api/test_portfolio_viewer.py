@@ -69,12 +69,17 @@ def test_the_portfolio_filters_sorts_and_opens_a_finding_on_its_page(
     browser.find_element(By.CSS_SELECTOR, "#categories .evidence-button").click()
     dialog = browser.find_element(By.ID, "evidence-dialog")
     WebDriverWait(browser, 30).until(lambda _: dialog.is_displayed())
-    WebDriverWait(browser, 30).until(
-        lambda d: d.execute_script(
-            "const i = document.getElementById('evidence-image');"
-            " return i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:')"
-        )
+    loaded = (
+        "const i = document.getElementById('evidence-image');"
+        " return i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:')"
     )
+    try:
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script(loaded))
+    except Exception:
+        screenshot(browser, "viewer-evidence-failed.png")
+        shown = browser.find_element(By.ID, "evidence-located").text
+        logs = browser.get_log("browser") if hasattr(browser, "get_log") else []
+        raise AssertionError(f"the page image did not load: {shown!r} {logs}") from None
     first = min(extraction["clauses"], key=lambda c: (c["category"], c["page"], c["ordinal"]))
     assert browser.find_element(By.ID, "evidence-quote").text.split() == first["quote"].split()
     located = browser.find_element(By.ID, "evidence-located")
