@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api_server import _batches, _documents, _extractions, _health
+from api_server import _batches, _documents, _evidence, _exports, _extractions, _health, _portfolio
 from api_server._auth import api_key_guard
 from api_server._metrics import RequestMetrics
 from api_server._problems import ErrorCode, Problem, install_problem_handlers, problem_responses
@@ -32,8 +32,9 @@ stable `code`. When the server has an API key configured, every `/api` route req
 """
 
 # The viewer renders contract text (untrusted) with textContent only; the policy backs that up.
+# blob: images are the evidence pages, fetched with the API key and shown from memory.
 _CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
@@ -104,6 +105,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(_documents.router, **guarded)
     app.include_router(_extractions.router, **guarded)
     app.include_router(_batches.router, **guarded)
+    for portfolio_router in (_portfolio.router, _exports.router, _evidence.router):
+        app.include_router(portfolio_router, **guarded)
     app.include_router(_health.router)
 
     @app.get("/", include_in_schema=False)

@@ -73,7 +73,8 @@ def find_extraction(conn: Connection, extraction_id: str) -> StoredExtraction | 
         if row is None:
             return None
         cur.execute(
-            "SELECT category, quote, page, confidence, start_offset, end_offset FROM clauses"
+            "SELECT ordinal, category, quote, page, confidence, start_offset, end_offset"
+            " FROM clauses"
             " WHERE extraction_id = %s ORDER BY category, page, ordinal",
             (extraction_id,),
         )

@@ -50,6 +50,9 @@ class ExtractionError(_Body):
 
 
 class Clause(_Body):
+    ordinal: int = Field(
+        ge=1, description="The finding's number in its extraction (names it for its evidence)"
+    )
     category: str
     quote: str = Field(description="Verbatim text of the contract")
     page: int = Field(ge=1)

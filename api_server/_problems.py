@@ -30,6 +30,9 @@ class ErrorCode(StrEnum):
     DOCUMENT_NOT_FOUND = "document_not_found"
     EXTRACTION_NOT_FOUND = "extraction_not_found"
     ARTIFACT_NOT_FOUND = "artifact_not_found"
+    CLAUSE_NOT_FOUND = "clause_not_found"
+    PAGE_NOT_FOUND = "page_not_found"
+    PDF_UNREADABLE = "pdf_unreadable"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     EXTRACTION_NOT_FINISHED = "extraction_not_finished"
     TOO_LARGE = "too_large"
@@ -51,6 +54,9 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.DOCUMENT_NOT_FOUND: 404,
     ErrorCode.EXTRACTION_NOT_FOUND: 404,
     ErrorCode.ARTIFACT_NOT_FOUND: 404,
+    ErrorCode.CLAUSE_NOT_FOUND: 404,
+    ErrorCode.PAGE_NOT_FOUND: 404,
+    ErrorCode.PDF_UNREADABLE: 422,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.EXTRACTION_NOT_FINISHED: 409,
     ErrorCode.TOO_LARGE: 413,

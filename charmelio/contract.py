@@ -170,6 +170,38 @@ class ObjectKeys:
         """A batch's document ids, one per line: too many for workflow history."""
         return f"batches/{validate_batch_id(batch_id)}/documents.txt"
 
+    @staticmethod
+    def evidence_prefix(document_id: str) -> str:
+        """Page images the API renders for a document's findings: a cache, safe to delete."""
+        return f"evidence/{validate_document_id(document_id)}/"
+
+    @staticmethod
+    def evidence_location(document_id: str, extraction_id: str, ordinal: int) -> str:
+        """Where one finding's characters are on its pages (JSON)."""
+        return (
+            f"{ObjectKeys.evidence_prefix(document_id)}"
+            f"{validate_extraction_id(extraction_id)}/{_ordinal(ordinal)}/location.json"
+        )
+
+    @staticmethod
+    def evidence_page(document_id: str, extraction_id: str, ordinal: int, page: int) -> str:
+        """A page image with one finding's characters highlighted (PNG)."""
+        return (
+            f"{ObjectKeys.evidence_prefix(document_id)}"
+            f"{validate_extraction_id(extraction_id)}/{_ordinal(ordinal)}/page-{_ordinal(page)}.png"
+        )
+
+    @staticmethod
+    def page_image(document_id: str, page: int) -> str:
+        """A page image with nothing highlighted (PNG)."""
+        return f"{ObjectKeys.evidence_prefix(document_id)}pages/{_ordinal(page)}.png"
+
+
+def _ordinal(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a positive integer, got {value!r}")
+    return value
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from charmelio.settings import ConfigurationError
-from cli import _batch, _documents, _operations, _stack
+from cli import _batch, _documents, _operations, _portfolio, _stack
 from cli._common import CommandError
 
 
@@ -41,6 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
         " .charmelio)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for room in (_documents, _batch, _stack, _operations):
+    for room in (_documents, _batch, _stack, _operations, _portfolio):
         room.add_commands(commands)
     return parser

@@ -92,6 +92,27 @@
     return body;
   }
 
+  // The same request, answered as a Blob (page images, exports) instead of JSON.
+  async function apiBlob(path, retried = false) {
+    const headers = new Headers();
+    const key = sessionStorage.getItem(KEY_STORAGE);
+    if (key) headers.set("X-API-Key", key);
+    const response = await fetch(path, { headers });
+    if (response.status === 401 && !retried) {
+      $("key-button").hidden = false;
+      sessionStorage.removeItem(KEY_STORAGE);
+      if (await askForKey()) return apiBlob(path, true);
+    }
+    if (!response.ok) {
+      const type = response.headers.get("content-type") || "";
+      throw new ApiError(type.includes("json") ? await response.json() : {}, response.status);
+    }
+    return { blob: await response.blob(), disposition: response.headers.get("content-disposition") || "" };
+  }
+
+  // portfolio.js (the portfolio and evidence views) uses these.
+  window.charmelio = { api, apiBlob, el, breakable, formatDay, pageChip };
+
   // --- formatting ----------------------------------------------------------------------------
   function formatDate(value) {
     if (!value) return "";
@@ -263,6 +284,7 @@
       `${extraction.clauses.length} clause${extraction.clauses.length === 1 ? "" : "s"} in ${groups.size} categor${groups.size === 1 ? "y" : "ies"}`;
     const nav = $("category-nav");
     const container = $("categories");
+    container.dataset.extraction = extraction.extraction_id;
     nav.replaceChildren();
     container.replaceChildren();
     if (groups.size === 0) {
@@ -290,6 +312,7 @@
                   { class: "clause-meta" },
                   el("span", { class: "clause-page" }, `Page ${clause.page}`),
                   el("span", { class: "muted" }, `confidence ${percent(clause.confidence)}`),
+                  el("button", { class: "evidence-button", type: "button", dataset: { ordinal: clause.ordinal } }, "Show on page"),
                 ),
               ),
             ),
@@ -434,6 +457,7 @@
     if (match) {
       follow(decodeURIComponent(match[1]));
     } else if (!location.hash.startsWith("#cat-")) {
+      // #/portfolio is portfolio.js's.
       followToken++;
     }
   }
