@@ -7,7 +7,7 @@ an OpenAI-compatible endpoint when one is configured and the offline rules other
 
 from llm_worker._extraction import extract_verified
 from llm_worker._openai import OpenAIExtractor
-from llm_worker._provider import ClauseExtractor, ProviderOutput
+from llm_worker._provider import ClauseExtractor, ProviderOutput, usage_of
 from llm_worker._rules import RulesExtractor
 from llm_worker.activities import LLMActivities, activities_for, extractor_for
 
@@ -20,4 +20,5 @@ __all__ = [
     "activities_for",
     "extract_verified",
     "extractor_for",
+    "usage_of",
 ]

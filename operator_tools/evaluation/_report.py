@@ -54,6 +54,19 @@ def render(report: EvaluationReport) -> str:
         f"seconds per contract      extract median {extract_median:.3f}, max {extract_max:.3f}; "
         f"parse median {parse_median:.3f}, max {parse_max:.3f}",
     ]
+    usage = report.usage
+    if usage.requests:
+        lines += [
+            f"provider usage            {usage.requests} request(s), {usage.tokens:,} tokens "
+            f"({usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion)",
+            "",
+            f"{'CONTRACT':<60} {'PAGES':>5} {'REQ':>4} {'PROMPT':>8} {'COMPL':>7}  F1",
+        ]
+        lines += [
+            f"{c.slug[:60]:<60} {c.pages:>5} {c.usage.requests:>4} {c.usage.prompt_tokens:>8,}"
+            f" {c.usage.completion_tokens:>7,}  {_pct(c.total.f1)}"
+            for c in report.contracts
+        ]
     for failed in report.errors:
         lines.append(f"FAILED {failed.slug}: {failed.error}")
     return "\n".join(lines)
@@ -80,6 +93,7 @@ def as_json(report: EvaluationReport) -> dict[str, Any]:
         "macro_f1": report.macro_f1,
         "presence_accuracy": report.presence_accuracy,
         "quotes_verified": report.verified_share,
+        "usage": report.usage.model_dump(),
         "fields": {
             name: dict(zip(("correct", "total"), report.field_accuracy(name), strict=True))
             for name in FIELDS
@@ -93,6 +107,7 @@ def as_json(report: EvaluationReport) -> dict[str, Any]:
                 "extract_seconds": round(c.extract_seconds, 4),
                 **_counts(c.total),
                 "error": c.error,
+                "usage": c.usage.model_dump(),
                 "fields": {
                     o.field: {"ok": o.correct, "expected": o.expected, "got": o.got}
                     for o in c.fields

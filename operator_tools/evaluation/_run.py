@@ -15,10 +15,16 @@ from dataclasses import dataclass, field
 from statistics import fmean, median
 from typing import Literal
 
-from charmelio.contract import CUAD_CATEGORIES, PAGE_SEPARATOR, PageText, ParsedPages
+from charmelio.contract import (
+    CUAD_CATEGORIES,
+    PAGE_SEPARATOR,
+    PageText,
+    ParsedPages,
+    ProviderUsage,
+)
 from charmelio.errors import CharmelioError
 from charmelio.settings import Settings
-from llm_worker import ClauseExtractor, extract_verified
+from llm_worker import ClauseExtractor, extract_verified, usage_of
 from operator_tools.evaluation._cuad import CuadContract
 from operator_tools.evaluation._fields import FieldOutcome, score_fields
 from operator_tools.evaluation._matching import Counts, score_spans
@@ -90,6 +96,8 @@ class ContractScore:
     candidate_quotes: int
     quotes_dropped: int
     error: str | None = None
+    # What the provider reported for this contract, failed requests included (the rules: 0).
+    usage: ProviderUsage = field(default_factory=ProviderUsage)
 
     @property
     def total(self) -> Counts:
@@ -132,6 +140,10 @@ class EvaluationReport:
         return 1.0 - sum(c.quotes_dropped for c in self.contracts) / claimed
 
     @property
+    def usage(self) -> ProviderUsage:
+        return sum((c.usage for c in self.contracts), ProviderUsage())
+
+    @property
     def errors(self) -> list[ContractScore]:
         return [c for c in self.contracts if c.error]
 
@@ -143,11 +155,27 @@ class EvaluationReport:
         return (median(values), max(values)) if values else (0.0, 0.0)
 
 
-def _failed(contract: CuadContract, pages: int, parse_seconds: float, error: str) -> ContractScore:
+def _failed(
+    contract: CuadContract,
+    pages: int,
+    parse_seconds: float,
+    error: str,
+    usage: ProviderUsage | None = None,
+) -> ContractScore:
     counts = {name: Counts(fn=len(contract.spans.get(name, ()))) for name in CUAD_CATEGORIES}
     absent = sum(not contract.present(name) for name in CUAD_CATEGORIES)
     return ContractScore(
-        contract.slug, pages, parse_seconds, 0.0, counts, absent, [], 0, 0, error=error
+        contract.slug,
+        pages,
+        parse_seconds,
+        0.0,
+        counts,
+        absent,
+        [],
+        0,
+        0,
+        error=error,
+        usage=usage or ProviderUsage(),
     )
 
 
@@ -161,7 +189,8 @@ def score_contract(
     try:
         extraction = extract_verified(pages, extractor)
     except CharmelioError as exc:
-        return _failed(contract, len(pages.pages), parse_seconds, f"{exc.type}: {exc.message}")
+        error = f"{exc.type}: {exc.message}"
+        return _failed(contract, len(pages.pages), parse_seconds, error, usage_of(exc))
     extract_seconds = time.perf_counter() - started
     result = extraction.result
     counts: dict[str, Counts] = {}
@@ -182,6 +211,11 @@ def score_contract(
         fields=fields,
         candidate_quotes=extraction.candidate_quotes,
         quotes_dropped=result.quotes_dropped,
+        usage=ProviderUsage(
+            requests=result.llm_requests,
+            prompt_tokens=result.prompt_tokens or 0,
+            completion_tokens=result.completion_tokens or 0,
+        ),
     )
 
 

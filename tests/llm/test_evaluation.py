@@ -23,6 +23,7 @@ from operator_tools.evaluation import (
     score_spans,
 )
 from operator_tools.evaluation._fields import answer_date, answer_parties, governing_law_correct
+from operator_tools.fakes.openai_server import FakeOpenAIServer
 from tests.conftest import FIXTURES
 
 CUAD = FIXTURES / "cuad"
@@ -163,6 +164,34 @@ def test_the_eval_command_prints_scores_and_json(
     assert scores["quotes_verified"] == 1.0
     assert set(scores["categories"]) == set(CUAD_CATEGORIES)
     assert main(["eval", str(tmp_path / "nowhere")]) == 2
+
+
+def test_eval_against_an_openai_compatible_server_reports_its_tokens_and_requests(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fake_openai: FakeOpenAIServer,
+) -> None:
+    folder = _folder(tmp_path, SAMPLE)
+    monkeypatch.setenv("CHARMELIO_OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("CHARMELIO_OPENAI_API_KEY", "sk-test-0123456789abcdef")
+
+    assert main(["eval", str(folder), "--provider", "openai", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    billed = fake_openai.stats()
+    assert billed.requests >= 1
+    assert scores["usage"] == {
+        "requests": billed.requests,
+        "prompt_tokens": billed.prompt_tokens,
+        "completion_tokens": billed.completion_tokens,
+    }
+    [contract] = scores["per_contract"]
+    assert contract["usage"] == scores["usage"]
+
+    assert main(["eval", str(folder), "--provider", "openai"]) == 0
+    out = capsys.readouterr().out
+    assert "provider usage" in out
+    assert SAMPLE[:60] in out
 
 
 def test_the_offline_extractor_reaches_its_quality_bar_on_the_dev_pdfs() -> None:
