@@ -19,12 +19,13 @@ PROBE_WORKFLOW = "LoadTestStage"
 
 
 class StageCall(BaseModel):
-    """One stage activity call: its name and its (JSON) argument; the queue and the options come
-    from the stage table."""
+    """One stage activity call: its name and its (JSON) argument. The options come from the stage
+    table, and so does the queue unless ``task_queue`` names another (a test's fresh queue)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     activity: str
+    task_queue: str | None = None
     argument: dict[str, Any]
 
 
@@ -38,7 +39,7 @@ class StageProbeWorkflow:
         return await workflow.execute_activity(
             spec.activity.value,
             call.argument,
-            task_queue=spec.queue.value,
+            task_queue=call.task_queue or spec.queue.value,
             start_to_close_timeout=spec.start_to_close,
             heartbeat_timeout=spec.heartbeat,
             retry_policy=spec.retry,

@@ -144,7 +144,9 @@ async def test_a_worker_serves_sdk_and_stage_metrics_after_running_activities(
         for name, request in calls:
             await temporal_client.execute_workflow(
                 StageProbeWorkflow.run,
-                StageCall(activity=name, argument=request.model_dump(mode="json")),
+                StageCall(
+                    activity=name, task_queue=queue, argument=request.model_dump(mode="json")
+                ),
                 id=f"probe-{uuid.uuid4().hex}",
                 task_queue=probe_queue,
             )
