@@ -17,6 +17,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api_server._models import ApiDocumentId
 from api_server._problems import ApiProblem, ErrorCode, problem_responses
 from api_server._services import Services, get_services
 from charmelio.batches import (
@@ -28,7 +29,7 @@ from charmelio.batches import (
     save_batch_list,
     start_batch,
 )
-from charmelio.contract import BatchInput, BatchProgress, DocumentId, validate_batch_id
+from charmelio.contract import BatchInput, BatchProgress, validate_batch_id
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -40,7 +41,7 @@ MAX_DOCUMENTS_PER_REQUEST = 10_000
 class StartBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    document_ids: list[DocumentId] = Field(min_length=1, max_length=MAX_DOCUMENTS_PER_REQUEST)
+    document_ids: list[ApiDocumentId] = Field(min_length=1, max_length=MAX_DOCUMENTS_PER_REQUEST)
     force: bool = Field(default=False, description="Extract again documents already extracted")
 
 
@@ -126,7 +127,10 @@ async def progress(batch_id: BatchRef, services: ServicesDep) -> BatchProgress:
             ) from None
 
 
-@router.get("/{batch_id}/documents", responses=problem_responses(ErrorCode.NOT_FOUND))
+@router.get(
+    "/{batch_id}/documents",
+    responses=problem_responses(ErrorCode.NOT_FOUND, ErrorCode.INVALID_REQUEST),
+)
 async def documents(
     batch_id: BatchRef,
     services: ServicesDep,

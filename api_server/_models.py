@@ -35,12 +35,16 @@ StoredStatus = Literal["completed", "failed", "superseded"]
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 
 
+# A document id in a request body: the pattern in the schema, the contract's check behind it.
+ApiDocumentId = Annotated[
+    str,
+    Field(pattern=DOCUMENT_ID_PATTERN, examples=["doc_0123abcd"]),
+    AfterValidator(validate_document_id),
+]
+
+
 class StartExtraction(_Body):
-    document_id: Annotated[
-        str,
-        Field(pattern=DOCUMENT_ID_PATTERN, examples=["doc_0123abcd"]),
-        AfterValidator(validate_document_id),
-    ]
+    document_id: ApiDocumentId
 
 
 class ExtractionError(_Body):

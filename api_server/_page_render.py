@@ -2,9 +2,10 @@
 
 A finding's `start`/`end` are offsets into `ParsedPages.full_text()`: the parse stage's page
 texts, which are PDFium's text of each page (`PdfTextPage.get_text_range()`) with whitespace
-tidied. To find the characters on the page, the stored page text is aligned back onto PDFium's
-raw text (tidying only ever drops whitespace and control characters, and turns PDFium's
-line-end-hyphen mark U+FFFE into "-\\n"), the raw text's positions become PDFium character
+tidied and font artefacts folded. To find the characters on the page, the stored page text is
+aligned back onto PDFium's raw text (tidying only ever drops whitespace and control characters,
+folds characters by `charmelio.text_folding`, and turns PDFium's line-end-hyphen mark U+FFFE into
+"-\\n"), the raw text's positions become PDFium character
 indexes (`FPDFText_GetCharIndexFromTextIndex`), and each character's box comes from
 `FPDFText_GetCharBox`. Boxes of one line are merged into one rectangle.
 
@@ -29,6 +30,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageDraw
 
 from charmelio.contract import ParsedPages
+from charmelio.text_folding import fold
 
 PDFIUM_LOCK = threading.Lock()
 # 1.5 x 72 = 108 dpi: a US-letter page is 918 x 1188 pixels, legible beside the quote.
@@ -178,30 +180,39 @@ def _boxes_for_stored_span(
 def _align(stored: str, raw: str) -> list[int] | None:
     """For each character of the stored (tidied) page text, its position in PDFium's raw text.
 
-    Tidying only drops characters (and writes U+FFFE as "-\\n"), so a greedy walk aligns them;
-    anything else means the stored text did not come from this PDF's text layer.
+    Tidying drops whitespace and control characters, writes U+FFFE as "-\\n", and folds font
+    artefacts (`charmelio.text_folding`: a ligature becomes its letters, U+037E a semicolon, a
+    zero-width space nothing), so a greedy walk over the raw text, folding as it goes, aligns
+    them; anything else means the stored text did not come from this PDF's text layer.
     """
     positions: list[int] = []
     at = 0
     index = 0
     while index < len(stored):
         char = stored[index]
-        while at < len(raw) and raw[at] != char:
+        while at < len(raw):
+            folded = fold(raw[at])
+            if folded and stored.startswith(folded, index):
+                break
             if raw[at] == _LINE_END_HYPHEN and stored.startswith("-\n", index):
                 break
             if char == "\n" and raw[at] == "\r" and not raw.startswith("\n", at + 1):
                 break  # a lone carriage return ends a line too
-            if raw[at] not in _DROPPABLE and not ("\ud800" <= raw[at] <= "\udfff"):
+            droppable = not folded or folded in _DROPPABLE or "\ud800" <= raw[at] <= "\udfff"
+            if not droppable:
                 return None
             at += 1
         if at >= len(raw):
             return None
+        folded = fold(raw[at])
         if raw[at] == _LINE_END_HYPHEN and char != _LINE_END_HYPHEN:
-            positions += [at, at]
-            index += 2
+            width = 2
+        elif folded and stored.startswith(folded, index):
+            width = len(folded)
         else:
-            positions.append(at)
-            index += 1
+            width = 1
+        positions += [at] * width
+        index += width
         at += 1
     return positions
 
@@ -228,10 +239,10 @@ def _boxes_by_search(document: Any, number: int, quote: str) -> list[Box]:
         raw = text_page.get_text_range()
         compact, where = [], []
         for position, char in enumerate(raw):
-            if char.isspace() or char in _DROPPABLE:
-                continue
-            compact.append("-" if char == _LINE_END_HYPHEN else char)
-            where.append(position)
+            for folded in "-" if char == _LINE_END_HYPHEN else fold(char):
+                if not folded.isspace() and folded not in _DROPPABLE:
+                    compact.append(folded)
+                    where.append(position)
         haystack = "".join(compact).casefold()
         needle = "".join(char for char in quote if not char.isspace()).casefold()
         found = haystack.find(needle) if needle else -1

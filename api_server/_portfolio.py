@@ -7,11 +7,12 @@ export, so a filter means the same everywhere; the queries are the kernel's
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from api_server._models import DOCUMENT_ID_PATTERN
 from api_server._problems import ApiProblem, ErrorCode, problem_responses
@@ -31,6 +32,18 @@ from charmelio.portfolio import (
 router = APIRouter(tags=["portfolio"])
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _calendar_date(value: object) -> object:
+    """Only ``YYYY-MM-DD``, as the schema says: pydantic would also read ``0.0`` as 1970-01-01."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_calendar_date)]
 _TEXT = {"max_length": 500}
 
 
@@ -61,10 +74,10 @@ def portfolio_filter(
     party: Annotated[
         str | None, Query(**_TEXT, description="A party's name contains this (any case)")
     ] = None,
-    effective_from: Annotated[date | None, Query(description="Effective on or after")] = None,
-    effective_to: Annotated[date | None, Query(description="Effective on or before")] = None,
-    expires_from: Annotated[date | None, Query(description="Expires on or after")] = None,
-    expires_to: Annotated[date | None, Query(description="Expires on or before")] = None,
+    effective_from: Annotated[IsoDate | None, Query(description="Effective on or after")] = None,
+    effective_to: Annotated[IsoDate | None, Query(description="Effective on or before")] = None,
+    expires_from: Annotated[IsoDate | None, Query(description="Expires on or after")] = None,
+    expires_to: Annotated[IsoDate | None, Query(description="Expires on or before")] = None,
     document_id: Annotated[
         str | None, Query(pattern=DOCUMENT_ID_PATTERN, description="Only this document")
     ] = None,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from charmelio.text_folding import fold
+
 __all__ = ["normalise_page_text"]
 
 # PDFium writes U+FFFE where a word was hyphenated at the end of a line, and drops that line
@@ -16,33 +18,6 @@ _PDFIUM_LINE_END_HYPHEN = "\ufffe"
 # from Tesseract, stray codes from broken font maps); lone surrogates cannot be stored as UTF-8.
 _NOISE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _BLANK_RUN = re.compile(r"\n{4,}")
-# What PDF fonts put in place of ordinary characters, folded here once so every later reader
-# (quotes, offsets, evidence checks, the viewer) sees the same, plain text:
-# - U+037E GREEK QUESTION MARK: many filings' fonts map every semicolon to it;
-# - no-break, figure, thin and other fixed-width spaces: a space;
-# - ligature glyphs (fi, fl, ffi ...): their letters;
-# - zero-width spaces, word joiners and byte-order marks: nothing.
-_FOLDED = str.maketrans(
-    {
-        "\u037e": ";",
-        "\u00a0": " ",
-        "\u1680": " ",
-        **{chr(code): " " for code in range(0x2000, 0x200B)},
-        "\u202f": " ",
-        "\u205f": " ",
-        "\u3000": " ",
-        "\u200b": "",
-        "\u2060": "",
-        "\ufeff": "",
-        "\ufb00": "ff",
-        "\ufb01": "fi",
-        "\ufb02": "fl",
-        "\ufb03": "ffi",
-        "\ufb04": "ffl",
-        "\ufb05": "st",
-        "\ufb06": "st",
-    }
-)
 # Layout spacing inside a line (justified text, columns set with spaces): one space. Leading
 # indentation is kept, and tabs are left alone (they separate table cells).
 _INNER_SPACES = re.compile(r"(?<=\S) {2,}(?=\S)")
@@ -57,6 +32,6 @@ def normalise_page_text(text: str) -> str:
     """
     text = text.replace(_PDFIUM_LINE_END_HYPHEN, "-\n")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _NOISE.sub("", text).translate(_FOLDED)
+    text = fold(_NOISE.sub("", text))
     lines = [_INNER_SPACES.sub(" ", line.rstrip()) for line in text.split("\n")]
     return _BLANK_RUN.sub("\n\n\n", "\n".join(lines)).strip("\n")
