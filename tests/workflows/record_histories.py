@@ -53,11 +53,15 @@ SCENARIOS: dict[str, dict[str, Callable[[Calls], None]]] = {
 }
 
 
-# A batch of five in pages of three (so it continues as new once), two at a time, whose second
-# and fifth documents are refused by parse: each run has a failed child, the second run starts
-# from the state the first carried over.
-BATCH_SCENARIOS: dict[str, int] = {"batch_continued_as_new_with_failed_children": 2}
-_BATCH_SIZE, _BATCH_PAGE, _BATCH_WINDOW, _BATCH_BROKEN = 5, 3, 2, (1, 4)
+# batch_continued_as_new_with_failed_children: five documents in pages of three (so it continues
+# as new once), two at a time, the second and fifth refused by parse: each run has a failed child,
+# the second run starts from the state the first carried over.
+# batch_cancelled_by_temporal: four documents two at a time, cancelled with handle.cancel() while
+# the first two are in flight: they finish, the other two never start.
+BATCH_SCENARIOS: dict[str, int] = {  # name: runs
+    "batch_continued_as_new_with_failed_children": 2,
+    "batch_cancelled_by_temporal": 1,
+}
 
 
 def recorded_names() -> set[str]:
@@ -97,40 +101,68 @@ async def record(client: Client, name: str, version: str) -> Path | None:
     return _write(path, history.to_json())
 
 
-async def record_batch(client: Client, name: str, version: str) -> list[Path]:
-    documents = [new_document_id() for _ in range(_BATCH_SIZE)]
-    broken = {documents[i] for i in _BATCH_BROKEN}
+async def _continued_as_new_with_failed_children(client: Client, batch_id: str) -> None:
+    documents = [new_document_id() for _ in range(5)]
+    broken = {documents[1], documents[4]}
 
     def parse(request: ParseRequest) -> ParsedDocument:
         if request.document_id in broken:
             raise PDFValidationError("the file is not a PDF", reason="not_a_pdf")
         return parsed_for(request)
 
-    batch_id = new_batch_id(f"history-{version}-{name}".replace("_", "-"))
-    batch = BatchInput(
-        document_ids=documents, max_in_flight=_BATCH_WINDOW, documents_per_run=_BATCH_PAGE
-    )
+    batch = BatchInput(document_ids=documents, max_in_flight=2, documents_per_run=3)
     async with pipeline(client, fakes(Calls(), parse_result=parse)):
-        handle = await start_batch(client, batch_id, batch)
-        progress = await handle.result()
-    if (progress.done, progress.failed, progress.runs) != (3, 2, BATCH_SCENARIOS[name]):
+        progress = await (await start_batch(client, batch_id, batch)).result()
+    if (progress.done, progress.failed, progress.runs) != (3, 2, 2):
         raise RuntimeError(f"the batch did not run as the scenario says: {progress}")
+
+
+async def _cancelled_by_temporal(client: Client, batch_id: str) -> None:
+    calls, gate = Calls(), asyncio.Event()
+    batch = BatchInput(document_ids=[new_document_id() for _ in range(4)], max_in_flight=2)
+    async with pipeline(client, fakes(calls, parse_gate=gate)):
+        handle = await start_batch(client, batch_id, batch)
+        while len(calls.parse) < 2:
+            await asyncio.sleep(0.05)
+        await handle.cancel()
+        await asyncio.sleep(0.5)
+        gate.set()
+        progress = await handle.result()
+    if (progress.status, progress.done, progress.skipped) != ("cancelled", 2, 2):
+        raise RuntimeError(f"the batch did not run as the scenario says: {progress}")
+
+
+_BATCH_RUNS = {
+    "batch_continued_as_new_with_failed_children": _continued_as_new_with_failed_children,
+    "batch_cancelled_by_temporal": _cancelled_by_temporal,
+}
+
+
+async def record_batch(client: Client, name: str, version: str) -> list[Path]:
+    paths = [
+        HISTORIES / f"{version}-{name}_run{number}.json"
+        for number in range(1, BATCH_SCENARIOS[name] + 1)
+    ]
+    if all(path.exists() for path in paths):
+        print(f"kept {name} (exists)")
+        return []
+    batch_id = new_batch_id(f"history-{version}-{name}".replace("_", "-"))
+    await _BATCH_RUNS[name](client, batch_id)
     runs: list[tuple[object, str]] = []
     for _ in range(50):  # visibility lags the runs by a moment
         runs = [
             (execution.start_time, execution.run_id)
             async for execution in client.list_workflows(f"WorkflowId = '{batch_id}'")
         ]
-        if len(runs) == progress.runs:
+        if len(runs) == len(paths):
             break
         await asyncio.sleep(0.1)
-    paths = []
-    for number, (_, run_id) in enumerate(sorted(runs), start=1):
+    written = []
+    for path, (_, run_id) in zip(paths, sorted(runs), strict=True):
         history = await client.get_workflow_handle(batch_id, run_id=run_id).fetch_history()
-        path = _write(HISTORIES / f"{version}-{name}_run{number}.json", history.to_json())
-        if path is not None:
-            paths.append(path)
-    return paths
+        if _write(path, history.to_json()) is not None:
+            written.append(path)
+    return written
 
 
 async def main() -> None:
