@@ -193,6 +193,7 @@ async def _start(
 async def _status(
     settings: Settings, batch_id: str, *, wait: bool, args: argparse.Namespace
 ) -> int:
+    from temporalio.client import WorkflowFailureError
     from temporalio.service import RPCError
 
     from charmelio.batches import batch_handle, batch_progress
@@ -212,6 +213,8 @@ async def _status(
             progress = await batch_progress(batch_handle(client, batch_id), rpc_timeout=5)
         except RPCError as exc:
             raise CommandError(f"batch {batch_id}: {exc.message}") from None
+        except WorkflowFailureError as exc:
+            raise _ended_abnormally(batch_id, exc) from None
         console.print(progress_line(progress, time.time()), markup=False, highlight=False)
     if progress.status == "running" and not args.documents:
         return 0
@@ -240,7 +243,7 @@ async def _cancel(settings: Settings, batch_id: str) -> int:
 
 async def _watch(client: object, batch_id: str, console: Console) -> BatchProgress:
     """One live line (done/total, rate, ETA, failures) until the batch ends."""
-    from temporalio.client import Client
+    from temporalio.client import Client, WorkflowFailureError
 
     from charmelio.batches import batch_handle, follow_batch
 
@@ -274,7 +277,19 @@ async def _watch(client: object, batch_id: str, console: Console) -> BatchProgre
                 last_plain = now
                 print(progress_line(progress, now), file=sys.stderr)
 
-        return await follow_batch(handle, show)
+        try:
+            return await follow_batch(handle, show)
+        except WorkflowFailureError as exc:
+            raise _ended_abnormally(batch_id, exc) from None
+
+
+def _ended_abnormally(batch_id: str, error: BaseException) -> CommandError:
+    """A batch terminated (or failed) leaves no progress to show; its documents say the rest."""
+    cause = getattr(error, "cause", None) or error
+    return CommandError(
+        f"batch {batch_id} ended without a result ({cause}); documents it had started still"
+        f" finish and store: see them with charmelio show DOCUMENT"
+    )
 
 
 def _rate(progress: BatchProgress, now: float) -> float:

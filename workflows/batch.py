@@ -91,10 +91,19 @@ class BatchExtractionWorkflow:
             raise ApplicationError(
                 str(exc), type=ErrorType.INVALID_INPUT.value, non_retryable=True
             ) from None
-        self._state = batch.resume or await self._first_state(batch_id, batch)
-        self._cancel_requested = self._state.cancelled
-        if not self._cancel_requested and self._state.offset < self._state.counts.total:
-            await self._run_page(batch_id, batch)
+        # A Temporal cancel (`temporal workflow cancel`, the UI's button, `handle.cancel()`) means
+        # what the cancel signal means. Cancellation reaches only this, the run's own task: the
+        # work runs in another task behind a shield, so no child and no activity in flight is
+        # cancelled; the page's loop sees the flag, starts nothing new and waits for the children.
+        work = asyncio.create_task(self._work(batch_id, batch))
+        while True:
+            try:
+                await asyncio.shield(work)
+                break
+            except asyncio.CancelledError:
+                if work.done():
+                    raise
+                self._cancel_requested = True
         self._state = self._state.model_copy(update={"cancelled": self._cancel_requested})
         if not self._cancel_requested and self._state.offset < self._state.counts.total:
             next_state = self._state.model_copy(update={"runs": self._state.runs + 1})
@@ -106,6 +115,13 @@ class BatchExtractionWorkflow:
         )
         self._finished = True
         return self._progress()
+
+    async def _work(self, batch_id: str, batch: BatchInput) -> None:
+        self._state = batch.resume or await self._first_state(batch_id, batch)
+        # A cancel that came before the state was known (or in an earlier run) still holds.
+        self._cancel_requested = self._cancel_requested or self._state.cancelled
+        if not self._cancel_requested and self._state.offset < self._state.counts.total:
+            await self._run_page(batch_id, batch)
 
     async def _first_state(self, batch_id: str, batch: BatchInput) -> BatchState:
         started_at = workflow.now().isoformat()
@@ -205,6 +221,8 @@ class BatchExtractionWorkflow:
                     if await self._finished_elsewhere(batch_id, document_id, position):
                         self._count(reused=1)
                         return
+                    if self._cancel_requested:
+                        return  # not started: counted as skipped
                     continue
                 break
             try:

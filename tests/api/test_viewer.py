@@ -24,7 +24,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from charmelio.documents import upload_pdf
 from operator_tools.devstack import free_port
+from operator_tools.loadtest import variant
 from tests.api.conftest import ApiStack
 from tests.conftest import CUAD_PDFS, ROOT
 
@@ -167,3 +169,61 @@ def test_with_auth_on_the_viewer_asks_for_the_key_once_and_uses_it(
         assert browser.find_element(By.ID, "key-button").is_displayed()
     finally:
         api_stack.stack.stop_worker(process)
+
+
+def test_the_batch_card_follows_a_batch_to_its_end_with_its_failures(
+    api_stack: ApiStack, browser: WebDriver
+) -> None:
+    """A batch of two contracts and an id that was never uploaded, followed by typing its id into
+    the "Follow a batch" card: the line counts up to the end, the failure is listed with its
+    type."""
+    sources = sorted(CUAD_PDFS.glob("*.pdf"))[:2]
+    documents = [
+        upload_pdf(
+            variant(path.read_bytes(), "viewer-batch"),
+            path.name,
+            store=api_stack.store,
+            database_url=api_stack.database_url,
+            max_bytes=50 << 20,
+        ).document_id
+        for path in sources
+    ]
+    missing = "doc_viewernotuploaded"
+    started = api_stack.post("/api/batches", json={"document_ids": [*documents, missing]})
+    assert started.status_code == 202, started.text
+    batch_id = started.json()["batch_id"]
+
+    browser.get(f"{api_stack.url}/")
+    browser.find_element(By.ID, "batch-id").send_keys(batch_id)
+    browser.find_element(By.CSS_SELECTOR, "#batch-form button").click()
+    line = browser.find_element(By.ID, "batch-line")
+    WebDriverWait(browser, 15).until(lambda _: line.text.startswith(("running", "completed")))
+    assert browser.execute_script("return location.hash") == f"#batch={batch_id}"
+    screenshot(browser, "viewer-batch-running.png")
+    WebDriverWait(browser, 240).until(lambda _: line.text.startswith("completed"))
+
+    progress: dict[str, Any] = api_stack.get(f"/api/batches/{batch_id}").json()
+    assert (progress["done"], progress["failed"]) == (2, 1)
+    assert line.text == (
+        "completed: 3 of 3 — 2 extracted, 0 reused, 1 failed, 0 in flight, 0 waiting"
+    )
+    bar = browser.find_element(By.ID, "batch-bar")
+    assert bar.is_displayed()
+    assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("3", "3")
+    failures = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#batch-failures li")]
+    assert len(failures) == 1
+    assert failures[0].startswith(f"{missing}: DocumentNotFoundError: ")
+    # A message of ids and object keys wraps inside the card instead of running out of it.
+    card_overflow = browser.execute_script(
+        "const card = document.getElementById('batch-card');"
+        " return card.scrollWidth - card.clientWidth;"
+    )
+    assert card_overflow <= 0
+    path = screenshot(browser, "viewer-batch-completed.png")
+    assert path.stat().st_size > 10_000
+
+    # The address alone opens the same batch (a link a colleague was sent).
+    browser.get(f"{api_stack.url}/#batch={batch_id}")
+    line = browser.find_element(By.ID, "batch-line")
+    WebDriverWait(browser, 15).until(lambda _: line.text.startswith("completed"))
+    assert browser.find_element(By.ID, "batch-id").get_attribute("value") == batch_id

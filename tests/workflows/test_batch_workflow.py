@@ -17,16 +17,24 @@ from collections.abc import Callable
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
-from charmelio.batches import batch_handle, cancel_batch, new_batch_id, start_batch
+from charmelio.batches import (
+    BatchHandle,
+    batch_handle,
+    cancel_batch,
+    new_batch_id,
+    start_batch,
+)
 from charmelio.contract import (
     BatchInput,
     BatchProgress,
+    ExtractionCompleted,
     ObjectKeys,
     ParsedDocument,
     ParseRequest,
     TaskQueue,
+    workflow_id_for,
 )
 from charmelio.errors import PDFValidationError
 from operator_tools.fakes.stages import Calls, fakes, new_document_id, parsed_for, pipeline
@@ -128,6 +136,72 @@ async def test_cancel_stops_new_documents_and_lets_those_in_flight_finish(
         result = await asyncio.wait_for(handle.result(), 60)
     assert (result.status, result.done, result.skipped, result.waiting) == ("cancelled", 3, 9, 0)
     assert len(calls.parse) == 3
+
+
+async def _three_in_flight(
+    client: Client, calls: Calls, gate: asyncio.Event, documents: list[str]
+) -> BatchHandle:
+    handle = await start_batch(
+        client, _batch_id(), BatchInput(document_ids=documents, max_in_flight=3)
+    )
+    await _wait_for(lambda: len(calls.parse) >= 3, 10)
+    progress = await handle.query("batch_progress", result_type=BatchProgress)
+    assert (progress.in_flight, progress.waiting) == (3, len(documents) - 3)
+    return handle
+
+
+async def test_a_temporal_cancel_is_the_cancel_signal_children_in_flight_finish_and_store(
+    temporal_client: Client,
+) -> None:
+    """`handle.cancel()` (`temporal workflow cancel`, the UI's button) must not cancel the
+    children: the batch starts nothing new, those in flight store, the batch ends `cancelled`."""
+    calls = Calls()
+    gate = asyncio.Event()
+    documents = _documents(10)
+    async with pipeline(temporal_client, fakes(calls, parse_gate=gate)):
+        handle = await _three_in_flight(temporal_client, calls, gate, documents)
+        await handle.cancel()
+        await asyncio.sleep(0.5)
+        gate.set()
+        result = await asyncio.wait_for(handle.result(), 60)
+        started = [request.document_id for request in calls.parse]
+        children = [
+            await temporal_client.get_workflow_handle(workflow_id_for(doc)).describe()
+            for doc in started
+        ]
+    assert (result.status, result.done, result.skipped, result.waiting) == ("cancelled", 3, 7, 0)
+    assert sorted(request.document_id for request in calls.store) == sorted(started)
+    assert [child.status for child in children] == [WorkflowExecutionStatus.COMPLETED] * 3
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_a_terminated_batch_starts_nothing_more_and_its_children_finish_and_store(
+    temporal_client: Client,
+) -> None:
+    """Terminate ends the batch at once (no progress answer is left); its children are abandoned
+    (ParentClosePolicy.ABANDON), so they run on and store."""
+    calls = Calls()
+    gate = asyncio.Event()
+    documents = _documents(10)
+    async with pipeline(temporal_client, fakes(calls, parse_gate=gate)):
+        handle = await _three_in_flight(temporal_client, calls, gate, documents)
+        await handle.terminate("operator stopped it")
+        gate.set()
+        started = [request.document_id for request in calls.parse]
+        results = [
+            await asyncio.wait_for(
+                temporal_client.get_workflow_handle(
+                    workflow_id_for(doc), result_type=ExtractionCompleted
+                ).result(),
+                60,
+            )
+            for doc in started
+        ]
+        await asyncio.sleep(1)  # time for a batch that wrongly went on to start another
+    assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+    assert [result.document_id for result in results] == started
+    assert len(calls.parse) == 3
+    assert sorted(request.document_id for request in calls.store) == sorted(started)
 
 
 async def test_a_document_already_extracted_by_the_same_extractor_is_reused_unless_forced(
