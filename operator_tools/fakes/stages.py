@@ -38,6 +38,7 @@ from charmelio.contract import (
     StoreRequest,
     TaskQueue,
 )
+from charmelio.errors import InvalidInputError
 from charmelio.stages import PoolName
 from workflows import BatchExtractionWorkflow, ExtractionWorkflow
 
@@ -159,6 +160,10 @@ def fakes(
     @activity.defn(name=ActivityName.READ_BATCH_PAGE)
     async def read_batch_page(request: BatchPageRequest) -> BatchPage:
         calls.pages.append(request)
+        if request.list_key not in calls.lists:  # as store_worker answers: final, with a reason
+            raise InvalidInputError(
+                f"batch list {request.list_key} does not exist", reason="list_missing"
+            )
         ids = calls.lists[request.list_key]
         page = ids[request.offset : request.offset + request.limit]
         reusable = [

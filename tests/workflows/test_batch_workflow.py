@@ -18,6 +18,7 @@ from collections.abc import Callable
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 from charmelio.batches import (
     BatchHandle,
@@ -29,6 +30,7 @@ from charmelio.batches import (
 from charmelio.contract import (
     BatchInput,
     BatchProgress,
+    ErrorType,
     ExtractionCompleted,
     ObjectKeys,
     ParsedDocument,
@@ -37,6 +39,7 @@ from charmelio.contract import (
     workflow_id_for,
 )
 from charmelio.errors import PDFValidationError
+from charmelio.starter import start_extraction
 from operator_tools.fakes.stages import Calls, fakes, new_document_id, parsed_for, pipeline
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -240,6 +243,47 @@ async def test_a_batch_from_a_list_in_object_storage_reads_it_page_by_page(
         )
     assert (result.done, result.runs) == (7, 3)
     assert [(page.offset, page.limit) for page in calls.pages] == [(0, 1), (0, 3), (3, 3), (6, 3)]
+
+
+async def test_a_list_that_cannot_be_read_fails_the_batch_at_once_with_its_reason(
+    temporal_client: Client,
+) -> None:
+    calls = Calls()
+    batch_id = _batch_id()
+    async with pipeline(temporal_client, fakes(calls)):
+        handle = await start_batch(
+            temporal_client, batch_id, BatchInput(list_key=ObjectKeys.batch_list(batch_id))
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await asyncio.wait_for(handle.result(), 30)
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == ErrorType.INVALID_INPUT.value
+    assert "the batch list cannot be read" in cause.message
+    assert len(calls.pages) == 1  # final at once, not retried
+    assert calls.parse == []
+
+
+async def test_a_document_being_extracted_elsewhere_is_waited_for_and_then_reused(
+    temporal_client: Client,
+) -> None:
+    calls = Calls()
+    gate = asyncio.Event()
+    busy, other = _documents(2)
+    async with pipeline(temporal_client, fakes(calls, parse_gate=gate)):
+        # Someone else's extraction of `busy` is running when the batch reaches it.
+        elsewhere = await start_extraction(temporal_client, busy)
+        await _wait_for(lambda: len(calls.parse) >= 1, 10)
+        handle = await start_batch(
+            temporal_client, _batch_id(), BatchInput(document_ids=[busy, other])
+        )
+        await _wait_for(lambda: len(calls.parse) >= 2, 10)
+        gate.set()
+        await asyncio.wait_for(elsewhere.result(), 30)
+        result = await asyncio.wait_for(handle.result(), 60)
+    assert (result.status, result.done, result.reused, result.failed) == ("completed", 1, 1, 0)
+    # One extraction of each document: the batch started none of its own for `busy`.
+    assert sorted(request.document_id for request in calls.store) == sorted([busy, other])
 
 
 async def test_an_invalid_batch_id_fails_at_once(temporal_client: Client) -> None:
