@@ -29,9 +29,15 @@ _MONTHS = (
     "december",
 )
 _MONTH = "|".join(_MONTHS)
+# Full month names, or their three-letter abbreviations ("24 OCT 2011", "Sept. 1, 2010").
+_MONTH_NAME = rf"(?:{_MONTH}|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?)"
+# An ordinal suffix, also as PDF text splits it ("26t h", "1s t") and in parentheses ("(1st)").
+_ORDINAL = r"(?:\s?(?:st|nd|rd|th)|s\s?t|t\s?h|n\s?d|r\s?d)?"
 DATE = re.compile(
-    rf"\b(?:(?P<m1>{_MONTH})\s+(?P<d1>\d{{1,2}})(?:\s?(?:st|nd|rd|th)|s\s?t)?\s*,?\s*(?P<y1>\d{{4}})"
-    rf"|(?P<d2>\d{{1,2}})(?:\s?(?:st|nd|rd|th)|s\s?t)?\s+day\s+of\s+(?P<m2>{_MONTH}),?\s*(?P<y2>\d{{4}}))\b",
+    rf"\b(?:(?P<m1>{_MONTH_NAME})\s+(?P<d1>\d{{1,2}}){_ORDINAL}\s*,?\s*(?P<y1>\d{{4}})"
+    rf"|\(?(?P<d2>\d{{1,2}}){_ORDINAL}\)?\s+day\s+of\s+(?P<m2>{_MONTH_NAME})\s*,?\s*(?P<y2>\d{{4}})"
+    # Day before month without "day of": "15 April, 2009", "02 June 2015", "24 OCT 2011".
+    rf"|(?P<d3>\d{{1,2}}){_ORDINAL}\s+(?P<m3>{_MONTH_NAME})\s*,?\s*(?P<y3>\d{{4}}))\b",
     re.IGNORECASE,
 )
 
@@ -150,11 +156,12 @@ def _found(page: PageText, start: int, end: int) -> Found:
 
 
 def parse_date(match: re.Match[str]) -> date | None:
-    month = (match.group("m1") or match.group("m2")).lower()
-    day = int(match.group("d1") or match.group("d2"))
-    year = int(match.group("y1") or match.group("y2"))
+    month = (match.group("m1") or match.group("m2") or match.group("m3")).lower().rstrip(".")
+    day = int(match.group("d1") or match.group("d2") or match.group("d3"))
+    year = int(match.group("y1") or match.group("y2") or match.group("y3"))
+    number = next((n for n, name in enumerate(_MONTHS, 1) if name.startswith(month[:3])), 0)
     try:
-        return date(year, _MONTHS.index(month) + 1, day)
+        return date(year, number, day)
     except ValueError:
         return None
 
@@ -239,7 +246,12 @@ def find_parties(pages: list[PageText]) -> list[PartyMention]:
     return []
 
 
-_DATED = re.compile(r"\b(?:dated|entered\s+into|made|effective|executed|as\s+of)\b", re.IGNORECASE)
+_DATED = re.compile(
+    r"\b(?:dated|entered\s+into|made|effective|executed|as\s+of)\b|\bdate\s*:\s*$"
+    # A date right under the title: "AGENCY AGREEMENT   May 25, 2016".
+    r"|\bagreement\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -249,14 +261,27 @@ class AgreementDate:
     says_effective: bool
 
 
+# A date the signed copy was to fill in: "this ____ day of ________, 2000", "February ____, 2017".
+_BLANK_DATE = re.compile(
+    rf"(?:\bthis\s+)?_{{2,}}\s*day\s+of\s+(?:_{{2,}}|{_MONTH_NAME})\s*,?\s*(?:\d{{4}}|\d{{2}}_+|_{{2,}})"
+    rf"|\b{_MONTH_NAME}\s+_{{2,}}\s*,?\s*\d{{4}}\b",
+    re.IGNORECASE,
+)
+_ANY_DATE = re.compile(rf"{DATE.pattern}|(?P<blank>{_BLANK_DATE.pattern})", re.IGNORECASE)
+
+
 def find_agreement_date(pages: list[PageText]) -> AgreementDate | None:
-    """The first date that the opening words tie to the agreement ("entered into as of ...")."""
+    """The first date that the opening words tie to the agreement ("entered into as of ...").
+
+    A date left blank for signing is the agreement's date too, with no value.
+    """
     for page in pages:
-        for match in DATE.finditer(page.text):
+        for match in _ANY_DATE.finditer(page.text):
             window = page.text[max(0, match.start() - 200) : match.start()]
             if not _DATED.search(window):
                 continue
             after = page.text[match.end() : match.end() + 40]
             says_effective = "effective" in (window[-80:] + after).lower()
-            return AgreementDate(_found(page, *match.span()), parse_date(match), says_effective)
+            value = None if match.group("blank") else parse_date(match)
+            return AgreementDate(_found(page, *match.span()), value, says_effective)
     return None

@@ -10,6 +10,7 @@ import pytest
 from charmelio.contract import PageText, ParsedPages
 from llm_worker import RulesExtractor
 from llm_worker._jurisdictions import find_jurisdiction
+from llm_worker._preamble import find_agreement_date
 from operator_tools.evaluation._fields import governing_law_correct
 
 
@@ -92,6 +93,42 @@ def test_a_date_only_of_signing_is_not_an_effective_date() -> None:
     output = RulesExtractor().extract(_pages(text))
     assert output.effective_date is None
     assert [p.role for p in output.parties] == ["Licensor", "Licensee"]
+    # The agreement's date is a finding; the effective date is not claimed either.
+    categories = {f.category for f in output.findings}
+    assert "Agreement Date" in categories
+    assert "Effective Date" not in categories
+
+
+@pytest.mark.parametrize(
+    ("opening", "quoted", "value"),
+    [
+        ("This Agreement is dated 15 April, 2009 between", "15 April, 2009", date(2009, 4, 15)),
+        ("made on this 26t h day of May, 2017 by", "26t h day of May, 2017", date(2017, 5, 26)),
+        ("entered into this 19  DAY OF MAY , 2010", "19  DAY OF MAY , 2010", date(2010, 5, 19)),
+        (
+            "made as of the (1st)  day of January, 1996",
+            "1st)  day of January, 1996",
+            date(1996, 1, 1),
+        ),
+        ("executed on 24 OCT 2011 at Markham", "24 OCT 2011", date(2011, 10, 24)),
+        ("AGENCY AGREEMENT   May 25, 2016   Compass Point", "May 25, 2016", date(2016, 5, 25)),
+        ("Contract No. 017   Date: June 1, 1998", "June 1, 1998", date(1998, 6, 1)),
+        # Left blank for signing: the agreement's date, with no value to store.
+        ("made this ____ day of ___________, 2000, by", "this ____ day of ___________, 2000", None),
+        ("made as of February ____, 2017 by", "February ____, 2017", None),
+    ],
+)
+def test_the_agreement_date_in_the_shapes_contracts_write_it(
+    opening: str, quoted: str, value: date | None
+) -> None:
+    dated = find_agreement_date([PageText(page=1, text=opening)])
+    assert dated is not None
+    assert dated.found.text == quoted
+    assert dated.value == value
+
+
+def test_a_date_with_no_agreement_words_before_it_is_not_the_agreement_date() -> None:
+    assert find_agreement_date([PageText(page=1, text="Payment is due by June 1, 1998.")]) is None
 
 
 def test_governing_law_is_scored_exactly_after_normalisation() -> None:
