@@ -23,6 +23,7 @@ import math
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -180,6 +181,36 @@ def clamp_confidence(value: float) -> float:
     return 0.0 if math.isnan(value) else min(max(value, 0.0), 1.0)
 
 
+def _without_repeats(findings: Iterable[ClauseFinding]) -> list[ClauseFinding]:
+    """Findings in document order, each clause once per category.
+
+    A contract may repeat a clause word for word (an exhibit restating a section), and a provider
+    may quote a sentence and, separately, a part of it: a reader would see the same quote twice.
+    The first occurrence is kept (with the highest confidence of its copies), and a finding inside
+    another of its category is dropped.
+    """
+    kept: list[ClauseFinding] = []
+    by_quote: dict[tuple[str, str], int] = {}
+    for finding in sorted(findings, key=lambda f: (f.start or 0, -(f.end or 0), f.category)):
+        key = (finding.category, normalise(finding.quote))
+        inside = any(
+            other.category == finding.category
+            and (other.start or 0) <= (finding.start or 0)
+            and (finding.end or 0) <= (other.end or 0)
+            for other in kept
+        )
+        if key in by_quote or inside:
+            position = by_quote.get(key)
+            if position is not None and kept[position].confidence < finding.confidence:
+                kept[position] = kept[position].model_copy(
+                    update={"confidence": finding.confidence}
+                )
+            continue
+        by_quote[key] = len(kept)
+        kept.append(finding)
+    return sorted(kept, key=lambda f: (f.start or 0, f.category))
+
+
 def verify_evidence(pages: ParsedPages, output: ProviderOutput) -> VerifiedEvidence:
     """Keep the findings and topic clauses whose quotes are in the document; count the rest."""
     index = EvidenceIndex(pages)
@@ -216,7 +247,7 @@ def verify_evidence(pages: ParsedPages, output: ProviderOutput) -> VerifiedEvide
             page=span.page,
             confidence=clamp_confidence(topic.confidence),
         )
-    ordered = sorted(findings.values(), key=lambda f: (f.start or 0, f.category))
+    ordered = _without_repeats(findings.values())
     fields_dropped: list[str] = []
     parties = []
     for number, party in enumerate(output.parties):

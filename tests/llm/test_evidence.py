@@ -114,6 +114,40 @@ def test_duplicates_collapse_and_confidences_are_clamped() -> None:
     assert evidence.quotes_dropped == 0
 
 
+def test_a_clause_the_contract_repeats_is_one_finding_at_its_first_occurrence() -> None:
+    """The same words on pages 1 and 3 (an exhibit restating a section) are listed once."""
+    quote = "The Supplier shall deliver the Goods monthly."
+    evidence = verify_evidence(
+        PAGES,
+        ProviderOutput(
+            findings=[
+                CandidateFinding("Minimum Commitment", quote, 3, 0.9),
+                CandidateFinding("Minimum Commitment", quote, 1, 0.4),
+                # Another category may quote the same words: that is another finding.
+                CandidateFinding("Volume Restriction", quote, 3, 0.5),
+            ]
+        ),
+    )
+
+    assert [(f.category, f.page, f.confidence) for f in evidence.findings] == [
+        ("Minimum Commitment", 1, 0.9),
+        ("Volume Restriction", 3, 0.5),
+    ]
+
+
+def test_a_finding_inside_another_of_its_category_is_dropped() -> None:
+    evidence = _verify(
+        _finding("the laws of the State of Delaware", page=3),
+        _finding("This Agreement is governed by the laws of the State of Delaware.", page=3),
+        _finding("Delaware", page=3, category="Parties"),
+    )
+
+    assert [(f.category, f.quote) for f in evidence.findings] == [
+        ("Governing Law", "This Agreement is governed by the laws of the State of Delaware."),
+        ("Parties", "Delaware"),
+    ]
+
+
 def test_empty_and_blank_quotes_are_dropped() -> None:
     evidence = _verify(_finding("   \n "), _finding("\u00ad"))
 
