@@ -119,9 +119,13 @@ CATEGORY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Most Favored Nation",
-        ("favo", "higher", "than"),
+        ("favo", "higher", "than", "lowest", "lower"),
         _rx(
-            r"most favou?red (?:nation|customer|pricing)|no less favou?rable (?:terms|prices?|than)"
+            r"most favou?red (?:nation|customer|pricing)"
+            r"|no less favou?rabl[ey] (?:terms|prices?|than)"
+            r"|\b(?:shall|will) (?:be|not be) (?:no )?less favou?rable\b"
+            r"|\btreated no less favou?rably\b|\bexceed the lowest price\b"
+            r"|\bfull benefit of any (?:and all )?lower (?:prices?|terms)"
             r"|(?:charged|pay) a higher (?:fee|price)|(?:better|more favou?rable|lower) (?:terms"
             r"|prices?|pricing|fees?) than (?:those )?(?:offered|made available|provided|charged)"
         ),
@@ -161,12 +165,18 @@ CATEGORY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Competitive Restriction Exception",
-        ("violation", "breach", "compet", "exclusiv", "solicit", "outstanding"),
+        ("violation", "breach", "compet", "exclusiv", "solicit", "outstanding", "percent"),
         _rx(
             r"\b(?:shall|will) not (?:be deemed to )?(?:constitute|be) a (?:violation|breach) of"
             r"|\bshall not include\b[^.]{0,120}\b(?:compet|exclusiv)"
             r"|\bnotwithstanding the foregoing\b[^.]{0,200}\b(?:compet|exclusiv|solicit)"
             r"|\bno more than \d+% of the outstanding"
+            # "ownership of less than five percent (5%) ... of the outstanding equity securities"
+            r"|\b(?:less than|no more than|not more than|or less of)\b[^.]{0,60}\b(?:percent|%)"
+            r"[^.]{0,120}\b(?:outstanding|publicly[- ](?:traded|held))"
+            r"|\bexceptions? to (?:the|such|its) exclusiv"
+            r"|\bnothing in this agreement shall (?:be (?:construed|deemed) to )?"
+            r"(?:prohibit|prevent|restrict|preclude)\b[^.]{0,120}\bcompet"
         ),
         0.45,
     ),
