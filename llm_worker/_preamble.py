@@ -122,11 +122,17 @@ _TITLE = re.compile(
 # A title on a line of its own in title case ("License and Hosting Agreement"), for contracts
 # without an upper-case title.
 _TITLE_LINE = re.compile(
-    r"^[ \t\u00a0]*(?P<title>(?:(?:[A-Z][\w&'\u2019\-]*|and|of|for|the|to)[ \t\u00a0]{1,3}){1,7}"
+    r"^[ \t\u00a0]*(?:(?i:exhibit)[ \t\u00a0]+[\w.()-]+[ \t\u00a0]+)?"
+    r"(?P<title>(?:(?:[A-Z][\w&'\u2019\-]*|and|of|for|the|to)[ \t\u00a0]{1,3}){1,7}"
     r"(?:Agreement|Contract|Amendment))[ \t\u00a0]*$",
     re.MULTILINE,
 )
 _TITLE_LINE_CHARS = 1500
+# The opening sentence names the contract: "This Strategic Alliance Agreement (this "Agreement")".
+_TITLE_IN_OPENING = re.compile(
+    r"\bThis[ \t\u00a0]+(?P<title>(?:[A-Z][\w&'\u2019\-]*[ \t\u00a0]+(?:and[ \t\u00a0]+)?){1,6}"
+    r"(?:Agreement|Contract))\b"
+)
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,9 @@ def find_title(page: PageText) -> Found | None:
     line = _TITLE_LINE.search(page.text, 0, _TITLE_LINE_CHARS)
     if line:
         return _found(page, *line.span("title"))
+    opening = _TITLE_IN_OPENING.search(page.text, 0, _TITLE_LINE_CHARS)
+    if opening:
+        return _found(page, *opening.span("title"))
     return None
 
 

@@ -376,6 +376,8 @@ class RulesExtractor:
         for topic, rule in TOPIC_RULES.items():
             best: tuple[float, Sentence] | None = None
             for sentence in clauses:
+                if not rule.admits(sentence.text):
+                    continue
                 score = sum(w for cue, w in rule.cues if cue.search(sentence.text))
                 if score >= rule.threshold and (best is None or score > best[0]):
                     best = (score, sentence)

@@ -10,7 +10,7 @@ import pytest
 from charmelio.contract import PageText, ParsedPages
 from llm_worker import RulesExtractor
 from llm_worker._jurisdictions import find_jurisdiction
-from llm_worker._preamble import find_agreement_date
+from llm_worker._preamble import find_agreement_date, find_title
 from operator_tools.evaluation._fields import governing_law_correct
 
 
@@ -136,3 +136,24 @@ def test_governing_law_is_scored_exactly_after_normalisation() -> None:
     assert governing_law_correct("the State of New York", "New York")
     assert governing_law_correct("British Columbia", "British Columbia, Canada")
     assert not governing_law_correct("England", "England and Wales")
+
+
+@pytest.mark.parametrize(
+    ("opening", "title"),
+    [
+        (
+            'May 04, 2017 Strategic Alliance Agreement This Strategic Alliance Agreement (this "A'
+            'greement") is entered into',
+            "Strategic Alliance Agreement",
+        ),
+        (
+            "Exhibit 7.1   Strategic Alliance Agreement\n\nTHIS AGREEMENT is made this day",
+            "Strategic Alliance Agreement",
+        ),
+        ("SUPPLY AGREEMENT\nThis Supply Agreement is entered into", "SUPPLY AGREEMENT"),
+    ],
+)
+def test_the_document_name_without_an_upper_case_title(opening: str, title: str) -> None:
+    found = find_title(PageText(page=1, text=opening))
+    assert found is not None
+    assert found.text == title
