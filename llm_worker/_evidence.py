@@ -27,7 +27,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from charmelio.contract import TOPIC_FIELDS, ClauseFinding, ParsedPages, Party, TopicClause
+from charmelio.contract import (
+    EVIDENCED_FIELDS,
+    TOPIC_FIELDS,
+    ClauseFinding,
+    FieldEvidence,
+    ParsedPages,
+    Party,
+    TopicClause,
+)
 from llm_worker._provider import ProviderOutput
 
 _UNIFIED = {
@@ -143,6 +151,9 @@ class VerifiedEvidence:
     governing_law: str | None = None
     term_length: str | None = None
     fields_dropped: list[str] = field(default_factory=list)
+    renewal_term: str | None = None
+    renewal_notice_period: str | None = None
+    field_evidence: dict[str, FieldEvidence] = field(default_factory=dict)
 
 
 # Words a short field may add that its document need not contain ("the State of New York" for a
@@ -150,6 +161,8 @@ class VerifiedEvidence:
 _GENERIC_WORDS = frozenset(
     {"a", "an", "and", "of", "the", "law", "laws", "state", "states", "commonwealth"}
     | {"province", "republic", "kingdom"}
+    # A renewal term says whether renewals repeat in its own word ("successive one (1) year").
+    | {"successive"}
 )
 _WORD = re.compile(r"[^\W_]+")
 
@@ -256,12 +269,27 @@ def verify_evidence(pages: ParsedPages, output: ProviderOutput) -> VerifiedEvide
         else:
             fields_dropped.append(f"parties[{number}]")
     values: dict[str, str | None] = {}
-    for name in ("governing_law", "term_length"):
+    for name in ("governing_law", "term_length", "renewal_term", "renewal_notice_period"):
         value = getattr(output, name)
         grounded = value is None or _grounded(index, value)
         values[name] = value if grounded else None
         if not grounded:
             fields_dropped.append(name)
+    # A field's quote is held to a finding's standard: found in the document, or dropped (the
+    # value itself stays, checked as above); it is named in fields_dropped.
+    field_evidence: dict[str, FieldEvidence] = {}
+    for name in EVIDENCED_FIELDS:
+        claimed = output.field_quotes.get(name)
+        value = values[name] if name in values else getattr(output, name)
+        if claimed is None or value is None or value is False:
+            continue
+        span = index.locate(claimed.quote, claimed.page)
+        if span is None:
+            fields_dropped.append(f"field_evidence[{name}]")
+            continue
+        field_evidence[name] = FieldEvidence(
+            quote=span.text, page=span.page, start=span.start, end=span.end
+        )
     return VerifiedEvidence(
         findings=ordered,
         topics=topics,
@@ -270,4 +298,7 @@ def verify_evidence(pages: ParsedPages, output: ProviderOutput) -> VerifiedEvide
         governing_law=values["governing_law"],
         term_length=values["term_length"],
         fields_dropped=fields_dropped,
+        renewal_term=values["renewal_term"],
+        renewal_notice_period=values["renewal_notice_period"],
+        field_evidence=field_evidence,
     )

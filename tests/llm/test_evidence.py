@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 from charmelio.contract import CuadCategory, PageText, ParsedPages, Party
 from llm_worker._evidence import EvidenceIndex, VerifiedEvidence, normalise, verify_evidence
-from llm_worker._provider import CandidateFinding, CandidateTopic, ProviderOutput
+from llm_worker._provider import CandidateFinding, CandidateQuote, CandidateTopic, ProviderOutput
 
 PAGES = ParsedPages(
     document_id="doc-evidence",
@@ -218,3 +219,28 @@ def test_short_names_count_when_the_document_has_them() -> None:
     )
     assert [p.name for p in evidence.parties] == ["GE", "3M"]
     assert evidence.fields_dropped == ["parties[2]"]
+
+
+def test_a_field_quote_not_in_the_document_is_dropped_and_named() -> None:
+    evidence = verify_evidence(
+        PAGES,
+        ProviderOutput(
+            governing_law="Delaware",
+            effective_date=date(2020, 1, 1),
+            renewal_term="five (5) years",
+            field_quotes={
+                "governing_law": CandidateQuote("governed by the laws of the State of Delaware", 1),
+                "effective_date": CandidateQuote("effective as of January 1, 2020", 1),
+                "renewal_term": CandidateQuote("renews for five (5) years", 3),
+            },
+        ),
+    )
+
+    found = evidence.field_evidence["governing_law"]
+    # Its page is where the words are, not the page claimed.
+    assert (found.page, found.quote) == (3, "governed by the laws of the State of Delaware")
+    # A value whose words are not in the document goes, and its quote with it; a quote that is
+    # not in the document goes and is named, the date itself is not checked (see the module).
+    assert evidence.renewal_term is None
+    assert set(evidence.field_evidence) == {"governing_law"}
+    assert evidence.fields_dropped == ["renewal_term", "field_evidence[effective_date]"]
