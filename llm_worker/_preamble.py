@@ -211,12 +211,44 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
         end = descriptor.start()
     while end > start and page.text[end - 1] in " \t\u00a0\n,;:":
         end -= 1
+    lead = _NAME_LEAD.match(page.text, start, end)
+    if lead:
+        start = lead.end()
+    tail = _NAME_TAIL.search(page.text, start, end)
+    if tail:
+        end = tail.start()
     name = page.text[start:end]
     if not (2 <= len(name) <= 120) or not name[0].isalnum() or len(name.split()) > 12:
         return None
     if not any(c.isupper() for c in name):
         return None
     return _found(page, start, end)
+
+
+# Words before a name that belong to the sentence: "is entered into by and between", "c/o",
+# "Party A:".
+_NAME_LEAD = re.compile(
+    r"(?:(?:is\s+)?(?:entered\s+into\s+)?(?:by\s+and\s+)?(?:between|among|by)\s+"
+    r"|c/o\s+|party\s+[a-z]\s*:\s*)",
+    re.IGNORECASE,
+)
+# "Capsugel US, LLC and its Affiliates": the party is the company.
+_NAME_TAIL = re.compile(
+    r",?\s+(?:and|or)\s+(?:all\s+of\s+)?(?:its|their)\s+(?:affiliates|subsidiaries)\b.*$",
+    re.IGNORECASE | re.DOTALL,
+)
+# A sentence, not a name: it has a verb ("Distributor will maintain"), a label ("Address :"), or
+# opens with a function word ("to the other Party", "months. The Agreement may be renewed").
+_NOT_A_NAME = re.compile(r"\b(?:will|shall|must|agrees?)\b|\s:|:\s*[,-]")
+_SENTENCE_WORDS = frozenset(
+    {"a", "an", "the", "to", "its", "his", "her", "their", "months", "which", "furnishing", "is"}
+    | {"and", "or", "of", "in", "on", "for", "with", "by", "all", "any", "each", "such", "said"}
+    | {"between"}
+)
+
+
+def _looks_like_a_name(name: str) -> bool:
+    return name.split()[0] not in _SENTENCE_WORDS and _NOT_A_NAME.search(name) is None
 
 
 def _parties_after(page: PageText, anchor_end: int) -> list[PartyMention]:
@@ -251,7 +283,8 @@ def find_parties(pages: list[PageText]) -> list[PartyMention]:
         for anchor in _ANCHOR.finditer(page.text):
             mentions = _parties_after(page, anchor.end())
             if len(mentions) >= 2:
-                return mentions
+                # The passage is the preamble; a piece of sentence that came with it is not a party.
+                return [m for m in mentions if _looks_like_a_name(m.name.text)]
     return []
 
 

@@ -47,7 +47,7 @@ def render(report: EvaluationReport) -> str:
         correct, total = report.field_accuracy(name)
         if total:
             label = f"{name} accuracy"
-            lines.append(f"{label:<26}{_pct(correct / total)}  ({correct}/{total})")
+            lines.append(f"{label:<25} {_pct(correct / total)}  ({correct}/{total})")
     lines += [
         f"quotes verified           {_pct(report.verified_share)}  "
         f"({sum(c.candidate_quotes - c.quotes_dropped for c in report.contracts)}"

@@ -10,7 +10,7 @@ import pytest
 from charmelio.contract import PageText, ParsedPages
 from llm_worker import RulesExtractor, extract_verified
 from llm_worker._jurisdictions import find_jurisdiction
-from llm_worker._preamble import find_agreement_date, find_title
+from llm_worker._preamble import find_agreement_date, find_parties, find_title
 from llm_worker._renewal import is_perpetual, renewal_notice_period, renewal_term
 from operator_tools.evaluation._fields import duration_of, governing_law_correct
 
@@ -258,3 +258,12 @@ def test_renewal_fields_are_scored_by_length_and_repetition() -> None:
     assert duration_of("one (1) year") != duration_of("successive 1 year")
     assert duration_of("ninety (90) days") == (False, "days", 90)
     assert duration_of("") is None
+
+
+def test_a_piece_of_sentence_in_the_preamble_is_not_a_party() -> None:
+    text = (
+        'This Agreement is entered into by and between Capsugel US, LLC and its Affiliates ("Cap'
+        'sugel"), Cardax, Inc. ("Cardax") and, for notices, to the other Party ("Notice Party").'
+    )
+    names = [mention.name.text for mention in find_parties([PageText(page=1, text=text)])]
+    assert names == ["Capsugel US, LLC", "Cardax, Inc."]
