@@ -124,6 +124,32 @@ def _effective_date(dated: AgreementDate | None, pages: ParsedPages) -> date | N
     return dated.value if dated is not None and _gives_effect(dated, pages) else None
 
 
+# "shall be effective as of January 1, 2000", "commencing on March 21, 2014", "Effective Date:
+# June 1, 1998", 'September 1, 2004 (the "Effective Date")'.
+_EFFECT_BEFORE_DATE = re.compile(
+    r"(?:\beffective\s+(?:as\s+of|on|from|beginning)|\bcommenc\w*\s+(?:on|as\s+of)"
+    r"|\beffective\s+date[\"\u201d]?\)?\s*(?:shall\s+be|is|means|:))\s*(?:the\s+)?$",
+    re.IGNORECASE,
+)
+_EFFECT_AFTER_DATE = re.compile(
+    r"^\s*,?\s*\(?\s*(?:the|this)?\s*[\"\u201c]?effective\s+date\b", re.IGNORECASE
+)
+
+
+def _stated_effective_date(sentences: Iterable[Sentence]) -> tuple[date, Sentence] | None:
+    """A date the contract itself calls its effective date, wherever it says so."""
+    for sentence in sentences:
+        text = sentence.text
+        for match in DATE.finditer(text):
+            before = text[max(0, match.start() - 60) : match.start()]
+            after = text[match.end() : match.end() + 30]
+            if _EFFECT_BEFORE_DATE.search(before) or _EFFECT_AFTER_DATE.match(after):
+                value = parse_date(match)
+                if value is not None:
+                    return value, sentence
+    return None
+
+
 def _term_end_date(sentence: str) -> date | None:
     for cue in _TERM_END.finditer(sentence):
         found = DATE.match(sentence, cue.end())
@@ -319,6 +345,13 @@ class RulesExtractor:
             quotes["agreement_date"] = CandidateQuote(dated.found.text, dated.found.page)
             if effective is not None:
                 quotes["effective_date"] = quotes["agreement_date"]
+        if dated is None or not dated.says_effective:
+            # The opening does not date the agreement's effect: a date the contract calls its
+            # effective date elsewhere ("shall be effective as of ...") is the better answer.
+            stated = _stated_effective_date(sentences)
+            if stated is not None:
+                effective = stated[0]
+                quotes["effective_date"] = CandidateQuote(stated[1].text, stated[1].page)
         ends = _expiration(expiration.text, dated.value if dated else None) if expiration else None
         if ends is not None and expiration is not None:
             quotes["termination_date"] = CandidateQuote(expiration.text, expiration.page)

@@ -267,3 +267,17 @@ def test_a_piece_of_sentence_in_the_preamble_is_not_a_party() -> None:
     )
     names = [mention.name.text for mention in find_parties([PageText(page=1, text=text)])]
     assert names == ["Capsugel US, LLC", "Cardax, Inc."]
+
+
+def test_an_effective_date_stated_in_the_body_beats_the_date_of_signing() -> None:
+    text = (
+        "LICENSE AGREEMENT\nThis License Agreement is made as of June 3, 2010 by and between "
+        'Alpha Corp. ("Licensor") and Beta LLC ("Licensee").\n\n'
+        "1. Term. This Agreement shall be effective as of July 1, 2010 and shall last three years."
+    )
+    result = extract_verified(_pages(text), RulesExtractor()).result
+    assert result.agreement_date == date(2010, 6, 3)
+    assert result.effective_date == date(2010, 7, 1)
+    assert result.field_evidence["effective_date"].quote == (
+        "This Agreement shall be effective as of July 1, 2010 and shall last three years."
+    )
