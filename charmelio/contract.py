@@ -351,6 +351,27 @@ class TopicClause(_Model):
     confidence: Confidence
 
 
+class FieldEvidence(_Model):
+    """Where a field's value was read: the contract's own words, their page and offsets."""
+
+    quote: str = Field(min_length=1, description="Verbatim text from the contract")
+    page: int = Field(ge=1)
+    start: int | None = Field(default=None, ge=0, description="Offset in ParsedPages.full_text()")
+    end: int | None = Field(default=None, ge=0)
+
+
+EVIDENCED_FIELDS: tuple[str, ...] = (
+    "agreement_date",
+    "effective_date",
+    "termination_date",
+    "perpetual",
+    "renewal_term",
+    "renewal_notice_period",
+    "governing_law",
+)
+"""Single-valued fields that carry the quote they were read from in `field_evidence`."""
+
+
 class ExtractionResult(_Model):
     """The full result of one extraction: the artifact stored under the extraction's key."""
 
@@ -363,6 +384,23 @@ class ExtractionResult(_Model):
     termination_date: date | None = None
     term_length: str | None = None
     governing_law: str | None = None
+    agreement_date: date | None = Field(
+        default=None, description="The date the contract is dated or made (may precede effect)"
+    )
+    perpetual: bool = Field(
+        default=False,
+        description="The term has no end date (it runs until terminated); no termination_date",
+    )
+    renewal_term: str | None = Field(
+        default=None, description='Renewal after the initial term ("successive one (1) year terms")'
+    )
+    renewal_notice_period: str | None = Field(
+        default=None, description='Notice to stop a renewal ("ninety (90) days")'
+    )
+    field_evidence: dict[str, FieldEvidence] = Field(
+        default_factory=dict,
+        description="The quote and page each single-valued field was read from, by field name",
+    )
     termination: TopicClause | None = None
     confidentiality: TopicClause | None = None
     indemnification: TopicClause | None = None

@@ -71,6 +71,9 @@ _BREACH = _rx(r"\bbreach|\bdefault|insolven|bankrupt|\bfails? to\b|\bcure\b|mate
 _DURATION = _rx(
     r"(?:\(\d+\)|\b\d+) ?(?:days?|months?|years?)\b"
     r"|warranty period\b[^.]{0,60}\b(?:commenc|end|expir|after|following)"
+    # "one-year limited warranty", "a six-month warranty", "after the warranty period"
+    r"|\b(?:one|two|three|four|five|six|twelve|eighteen|\d+)[- ](?:days?|months?|years?)"
+    r"(?: limited)? warrant|\b(?:during|after|beyond|within) the warranty period\b"
 )
 
 CATEGORY_RULES: tuple[Rule, ...] = (
@@ -119,9 +122,13 @@ CATEGORY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Most Favored Nation",
-        ("favo", "higher", "than"),
+        ("favo", "higher", "than", "lowest", "lower"),
         _rx(
-            r"most favou?red (?:nation|customer|pricing)|no less favou?rable (?:terms|prices?|than)"
+            r"most favou?red (?:nation|customer|pricing)"
+            r"|no less favou?rabl[ey] (?:terms|prices?|than)"
+            r"|\b(?:shall|will) (?:be|not be) (?:no )?less favou?rable\b"
+            r"|\btreated no less favou?rably\b|\bexceed the lowest price\b"
+            r"|\bfull benefit of any (?:and all )?lower (?:prices?|terms)"
             r"|(?:charged|pay) a higher (?:fee|price)|(?:better|more favou?rable|lower) (?:terms"
             r"|prices?|pricing|fees?) than (?:those )?(?:offered|made available|provided|charged)"
         ),
@@ -161,12 +168,18 @@ CATEGORY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Competitive Restriction Exception",
-        ("violation", "breach", "compet", "exclusiv", "solicit", "outstanding"),
+        ("violation", "breach", "compet", "exclusiv", "solicit", "outstanding", "percent"),
         _rx(
             r"\b(?:shall|will) not (?:be deemed to )?(?:constitute|be) a (?:violation|breach) of"
             r"|\bshall not include\b[^.]{0,120}\b(?:compet|exclusiv)"
             r"|\bnotwithstanding the foregoing\b[^.]{0,200}\b(?:compet|exclusiv|solicit)"
             r"|\bno more than \d+% of the outstanding"
+            # "ownership of less than five percent (5%) ... of the outstanding equity securities"
+            r"|\b(?:less than|no more than|not more than|or less of)\b[^.]{0,60}\b(?:percent|%)"
+            r"[^.]{0,120}\b(?:outstanding|publicly[- ](?:traded|held))"
+            r"|\bexceptions? to (?:the|such|its) exclusiv"
+            r"|\bnothing in this agreement shall (?:be (?:construed|deemed) to )?"
+            r"(?:prohibit|prevent|restrict|preclude)\b[^.]{0,120}\bcompet"
         ),
         0.45,
     ),
@@ -315,11 +328,17 @@ CATEGORY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Affiliate License-Licensor",
-        ("affiliates", "representative of all"),
+        ("affiliates", "representative of all", "members of"),
         _rx(
             r"\b(?:itself and|behalf of) (?:its|their) affiliates\b[^.]{0,40}\bgrants?"
             r"|\b(?:its|their) affiliates,? (?:hereby )?grants?\b|\bas representative of all "
             r"other members\b[^.]{0,80}\bgrants?"
+            # "grants ... a license under any patents which OntoChem or any of its Affiliates own"
+            r"|\bgrants?\b[^.]{0,300}\bunder (?:any|all|the) (?:patents?|intellectual property|"
+            r"know-how|technology)[^.]{0,40}\b(?:or|and) (?:any of )?(?:its|their) affiliates "
+            r"(?:own|control|have)"
+            r"|\bcause (?:the other members of|its affiliates|each of its affiliates)\b[^.]{0,40}"
+            r"\bto grant|\bobtain from (?:your|its|their) affiliates\b"
         ),
         0.6,
         requires=_LICENSE,
@@ -464,11 +483,36 @@ CATEGORY_RULES: tuple[Rule, ...] = (
 
 @dataclass(frozen=True)
 class TopicRule:
-    """Cue phrases for one topic clause; the sentence with the highest total weight wins."""
+    """Cue phrases for one topic clause; the sentence with the highest total weight wins.
+
+    `requires`: what the clause must say to be the clause its title names (a limitation of
+    liability limits liability); `unless`: what makes a sentence another clause (an indemnity).
+    A definition ('"Dispute" means ...') is never a topic's clause (`is_definition`).
+    """
 
     label: str
     cues: tuple[tuple[re.Pattern[str], float], ...]
     threshold: float
+    requires: re.Pattern[str] | None = None
+    unless: re.Pattern[str] | None = None
+
+    def admits(self, sentence: str) -> bool:
+        return (
+            not is_definition(sentence)
+            and (self.requires is None or self.requires.search(sentence) is not None)
+            and (self.unless is None or self.unless.search(sentence) is None)
+        )
+
+
+# '"Dispute" means ...', 'As used herein, "Losses" shall mean ...', '(b) "Arbitration" includes'.
+_DEFINITION = _rx(
+    r"^[^\"\u201c\u201d]{0,40}[\"\u201c][^\"\u201c\u201d]{1,80}[\"\u201d],? (?:shall )?"
+    r"(?:means?|includes?|refers? to|has the meaning)\b"
+)
+
+
+def is_definition(sentence: str) -> bool:
+    return _DEFINITION.search(sentence) is not None
 
 
 TOPIC_RULES: dict[str, TopicRule] = {
@@ -511,6 +555,14 @@ TOPIC_RULES: dict[str, TopicRule] = {
             (_rx(r"\blimitation of liability"), 1.0),
         ),
         2.0,
+        # It limits liability ...
+        requires=_rx(
+            r"\bin no event (?:shall|will)\b[^.]{0,150}\bliab|\b(?:shall|will) not be liable\b"
+            r"|\b(?:aggregate|total|maximum|entire|cumulative) liabilit"
+            r"|\bliabilit\w*\b[^.]{0,150}\b(?:exceed|(?:be )?limited to)\b"
+        ),
+        # ... and does not oblige a party to indemnify (whose sentence names losses and damages).
+        unless=_rx(r"\b(?:shall|will|agrees? to|hereby agrees? to) (?:indemnify|defend)\b"),
     ),
     "dispute_resolution": TopicRule(
         "Dispute resolution",
@@ -521,6 +573,11 @@ TOPIC_RULES: dict[str, TopicRule] = {
             (_rx(r"\bmediat\w*|\bcourts? (?:of|located in|in)\b|\bvenue\b"), 1.0),
         ),
         2.0,
+        # It says how disputes are decided: arbitration, a court's jurisdiction, mediation.
+        requires=_rx(
+            r"\barbitrat|\bjurisdiction\b|\bmediat|\bcourts?\b|\bvenue\b|\bresolv\w* "
+            r"(?:any|all|such)? ?disputes?\b|\bdisputes?\b[^.]{0,80}\b(?:resolv|settl|refer)"
+        ),
     ),
     "payment_terms": TopicRule(
         "Payment terms",

@@ -23,10 +23,19 @@ import math
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from charmelio.contract import TOPIC_FIELDS, ClauseFinding, ParsedPages, Party, TopicClause
+from charmelio.contract import (
+    EVIDENCED_FIELDS,
+    TOPIC_FIELDS,
+    ClauseFinding,
+    FieldEvidence,
+    ParsedPages,
+    Party,
+    TopicClause,
+)
 from llm_worker._provider import ProviderOutput
 
 _UNIFIED = {
@@ -142,6 +151,9 @@ class VerifiedEvidence:
     governing_law: str | None = None
     term_length: str | None = None
     fields_dropped: list[str] = field(default_factory=list)
+    renewal_term: str | None = None
+    renewal_notice_period: str | None = None
+    field_evidence: dict[str, FieldEvidence] = field(default_factory=dict)
 
 
 # Words a short field may add that its document need not contain ("the State of New York" for a
@@ -149,6 +161,8 @@ class VerifiedEvidence:
 _GENERIC_WORDS = frozenset(
     {"a", "an", "and", "of", "the", "law", "laws", "state", "states", "commonwealth"}
     | {"province", "republic", "kingdom"}
+    # A renewal term says whether renewals repeat in its own word ("successive one (1) year").
+    | {"successive"}
 )
 _WORD = re.compile(r"[^\W_]+")
 
@@ -178,6 +192,36 @@ def _grounded(index: EvidenceIndex, value: str) -> bool:
 def clamp_confidence(value: float) -> float:
     """A provider's confidence in [0, 1]: an LLM may say 1.2 or NaN, the contract allows neither."""
     return 0.0 if math.isnan(value) else min(max(value, 0.0), 1.0)
+
+
+def _without_repeats(findings: Iterable[ClauseFinding]) -> list[ClauseFinding]:
+    """Findings in document order, each clause once per category.
+
+    A contract may repeat a clause word for word (an exhibit restating a section), and a provider
+    may quote a sentence and, separately, a part of it: a reader would see the same quote twice.
+    The first occurrence is kept (with the highest confidence of its copies), and a finding inside
+    another of its category is dropped.
+    """
+    kept: list[ClauseFinding] = []
+    by_quote: dict[tuple[str, str], int] = {}
+    for finding in sorted(findings, key=lambda f: (f.start or 0, -(f.end or 0), f.category)):
+        key = (finding.category, normalise(finding.quote))
+        inside = any(
+            other.category == finding.category
+            and (other.start or 0) <= (finding.start or 0)
+            and (finding.end or 0) <= (other.end or 0)
+            for other in kept
+        )
+        if key in by_quote or inside:
+            position = by_quote.get(key)
+            if position is not None and kept[position].confidence < finding.confidence:
+                kept[position] = kept[position].model_copy(
+                    update={"confidence": finding.confidence}
+                )
+            continue
+        by_quote[key] = len(kept)
+        kept.append(finding)
+    return sorted(kept, key=lambda f: (f.start or 0, f.category))
 
 
 def verify_evidence(pages: ParsedPages, output: ProviderOutput) -> VerifiedEvidence:
@@ -216,7 +260,7 @@ def verify_evidence(pages: ParsedPages, output: ProviderOutput) -> VerifiedEvide
             page=span.page,
             confidence=clamp_confidence(topic.confidence),
         )
-    ordered = sorted(findings.values(), key=lambda f: (f.start or 0, f.category))
+    ordered = _without_repeats(findings.values())
     fields_dropped: list[str] = []
     parties = []
     for number, party in enumerate(output.parties):
@@ -225,12 +269,27 @@ def verify_evidence(pages: ParsedPages, output: ProviderOutput) -> VerifiedEvide
         else:
             fields_dropped.append(f"parties[{number}]")
     values: dict[str, str | None] = {}
-    for name in ("governing_law", "term_length"):
+    for name in ("governing_law", "term_length", "renewal_term", "renewal_notice_period"):
         value = getattr(output, name)
         grounded = value is None or _grounded(index, value)
         values[name] = value if grounded else None
         if not grounded:
             fields_dropped.append(name)
+    # A field's quote is held to a finding's standard: found in the document, or dropped (the
+    # value itself stays, checked as above); it is named in fields_dropped.
+    field_evidence: dict[str, FieldEvidence] = {}
+    for name in EVIDENCED_FIELDS:
+        claimed = output.field_quotes.get(name)
+        value = values[name] if name in values else getattr(output, name)
+        if claimed is None or value is None or value is False:
+            continue
+        span = index.locate(claimed.quote, claimed.page)
+        if span is None:
+            fields_dropped.append(f"field_evidence[{name}]")
+            continue
+        field_evidence[name] = FieldEvidence(
+            quote=span.text, page=span.page, start=span.start, end=span.end
+        )
     return VerifiedEvidence(
         findings=ordered,
         topics=topics,
@@ -239,4 +298,7 @@ def verify_evidence(pages: ParsedPages, output: ProviderOutput) -> VerifiedEvide
         governing_law=values["governing_law"],
         term_length=values["term_length"],
         fields_dropped=fields_dropped,
+        renewal_term=values["renewal_term"],
+        renewal_notice_period=values["renewal_notice_period"],
+        field_evidence=field_evidence,
     )

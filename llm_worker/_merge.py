@@ -3,8 +3,9 @@
 Overlapping chunks see the same edge pages, so the same clause can come back twice: findings are
 deduplicated by category and normalised quote (the most confident copy is kept), topic clauses keep
 the most confident candidate, parties are merged by normalised name, and single-valued fields
-(dates, term, governing law) come from the earliest chunk that has them, since a contract states
-them in its opening pages. Token counts add up; `chunks_read` says how many requests were read.
+(dates, term, renewal, governing law, and the quote each was read from) come from the earliest
+chunk that has them, since a contract states them in its opening pages. Token counts add up;
+`chunks_read` says how many requests were read.
 """
 
 from __future__ import annotations
@@ -16,13 +17,25 @@ from typing import TypeVar
 
 from charmelio.contract import Party
 from llm_worker._evidence import normalise
-from llm_worker._provider import CandidateFinding, CandidateTopic, ProviderOutput
+from llm_worker._provider import CandidateFinding, CandidateQuote, CandidateTopic, ProviderOutput
 
 _T = TypeVar("_T")
 
 
 def _first(values: Sequence[_T | None]) -> _T | None:
     return next((value for value in values if value is not None), None)
+
+
+def _field_quotes(outputs: Sequence[ProviderOutput]) -> dict[str, CandidateQuote]:
+    """Each field's quote from the chunk its value comes from: the earliest that has one."""
+    quotes: dict[str, CandidateQuote] = {}
+    for output in outputs:
+        for name, quote in output.field_quotes.items():
+            if name in quotes:
+                continue
+            if getattr(output, name, None) not in (None, False):
+                quotes[name] = quote
+    return quotes
 
 
 def merge_outputs(outputs: Sequence[ProviderOutput]) -> ProviderOutput:
@@ -57,6 +70,11 @@ def merge_outputs(outputs: Sequence[ProviderOutput]) -> ProviderOutput:
         termination_date=_first([o.termination_date for o in outputs]),
         term_length=_first([o.term_length for o in outputs]),
         governing_law=_first([o.governing_law for o in outputs]),
+        agreement_date=_first([o.agreement_date for o in outputs]),
+        perpetual=any(o.perpetual for o in outputs),
+        renewal_term=_first([o.renewal_term for o in outputs]),
+        renewal_notice_period=_first([o.renewal_notice_period for o in outputs]),
+        field_quotes=_field_quotes(outputs),
         summary=next((o.summary for o in outputs if o.summary), ""),
         confidence=round(fmean(o.confidence for o in outputs), 3),
         tokens_used=sum(tokens) if tokens else None,

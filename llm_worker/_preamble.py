@@ -29,9 +29,15 @@ _MONTHS = (
     "december",
 )
 _MONTH = "|".join(_MONTHS)
+# Full month names, or their three-letter abbreviations ("24 OCT 2011", "Sept. 1, 2010").
+_MONTH_NAME = rf"(?:{_MONTH}|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?)"
+# An ordinal suffix, also as PDF text splits it ("26t h", "1s t") and in parentheses ("(1st)").
+_ORDINAL = r"(?:\s?(?:st|nd|rd|th)|s\s?t|t\s?h|n\s?d|r\s?d)?"
 DATE = re.compile(
-    rf"\b(?:(?P<m1>{_MONTH})\s+(?P<d1>\d{{1,2}})(?:\s?(?:st|nd|rd|th)|s\s?t)?\s*,?\s*(?P<y1>\d{{4}})"
-    rf"|(?P<d2>\d{{1,2}})(?:\s?(?:st|nd|rd|th)|s\s?t)?\s+day\s+of\s+(?P<m2>{_MONTH}),?\s*(?P<y2>\d{{4}}))\b",
+    rf"\b(?:(?P<m1>{_MONTH_NAME})\s+(?P<d1>\d{{1,2}}){_ORDINAL}\s*,?\s*(?P<y1>\d{{4}})"
+    rf"|\(?(?P<d2>\d{{1,2}}){_ORDINAL}\)?\s+day\s+of\s+(?P<m2>{_MONTH_NAME})\s*,?\s*(?P<y2>\d{{4}})"
+    # Day before month without "day of": "15 April, 2009", "02 June 2015", "24 OCT 2011".
+    rf"|(?P<d3>\d{{1,2}}){_ORDINAL}\s+(?P<m3>{_MONTH_NAME})\s*,?\s*(?P<y3>\d{{4}}))\b",
     re.IGNORECASE,
 )
 
@@ -116,11 +122,17 @@ _TITLE = re.compile(
 # A title on a line of its own in title case ("License and Hosting Agreement"), for contracts
 # without an upper-case title.
 _TITLE_LINE = re.compile(
-    r"^[ \t\u00a0]*(?P<title>(?:(?:[A-Z][\w&'\u2019\-]*|and|of|for|the|to)[ \t\u00a0]{1,3}){1,7}"
+    r"^[ \t\u00a0]*(?:(?i:exhibit)[ \t\u00a0]+[\w.()-]+[ \t\u00a0]+)?"
+    r"(?P<title>(?:(?:[A-Z][\w&'\u2019\-]*|and|of|for|the|to)[ \t\u00a0]{1,3}){1,7}"
     r"(?:Agreement|Contract|Amendment))[ \t\u00a0]*$",
     re.MULTILINE,
 )
 _TITLE_LINE_CHARS = 1500
+# The opening sentence names the contract: "This Strategic Alliance Agreement (this "Agreement")".
+_TITLE_IN_OPENING = re.compile(
+    r"\bThis[ \t\u00a0]+(?P<title>(?:[A-Z][\w&'\u2019\-]*[ \t\u00a0]+(?:and[ \t\u00a0]+)?){1,6}"
+    r"(?:Agreement|Contract))\b"
+)
 
 
 @dataclass(frozen=True)
@@ -150,11 +162,12 @@ def _found(page: PageText, start: int, end: int) -> Found:
 
 
 def parse_date(match: re.Match[str]) -> date | None:
-    month = (match.group("m1") or match.group("m2")).lower()
-    day = int(match.group("d1") or match.group("d2"))
-    year = int(match.group("y1") or match.group("y2"))
+    month = (match.group("m1") or match.group("m2") or match.group("m3")).lower().rstrip(".")
+    day = int(match.group("d1") or match.group("d2") or match.group("d3"))
+    year = int(match.group("y1") or match.group("y2") or match.group("y3"))
+    number = next((n for n, name in enumerate(_MONTHS, 1) if name.startswith(month[:3])), 0)
     try:
-        return date(year, _MONTHS.index(month) + 1, day)
+        return date(year, number, day)
     except ValueError:
         return None
 
@@ -171,6 +184,9 @@ def find_title(page: PageText) -> Found | None:
     line = _TITLE_LINE.search(page.text, 0, _TITLE_LINE_CHARS)
     if line:
         return _found(page, *line.span("title"))
+    opening = _TITLE_IN_OPENING.search(page.text, 0, _TITLE_LINE_CHARS)
+    if opening:
+        return _found(page, *opening.span("title"))
     return None
 
 
@@ -195,12 +211,44 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
         end = descriptor.start()
     while end > start and page.text[end - 1] in " \t\u00a0\n,;:":
         end -= 1
+    lead = _NAME_LEAD.match(page.text, start, end)
+    if lead:
+        start = lead.end()
+    tail = _NAME_TAIL.search(page.text, start, end)
+    if tail:
+        end = tail.start()
     name = page.text[start:end]
     if not (2 <= len(name) <= 120) or not name[0].isalnum() or len(name.split()) > 12:
         return None
     if not any(c.isupper() for c in name):
         return None
     return _found(page, start, end)
+
+
+# Words before a name that belong to the sentence: "is entered into by and between", "c/o",
+# "Party A:".
+_NAME_LEAD = re.compile(
+    r"(?:(?:is\s+)?(?:entered\s+into\s+)?(?:by\s+and\s+)?(?:between|among|by)\s+"
+    r"|c/o\s+|party\s+[a-z]\s*:\s*)",
+    re.IGNORECASE,
+)
+# "Capsugel US, LLC and its Affiliates": the party is the company.
+_NAME_TAIL = re.compile(
+    r",?\s+(?:and|or)\s+(?:all\s+of\s+)?(?:its|their)\s+(?:affiliates|subsidiaries)\b.*$",
+    re.IGNORECASE | re.DOTALL,
+)
+# A sentence, not a name: it has a verb ("Distributor will maintain"), a label ("Address :"), or
+# opens with a function word ("to the other Party", "months. The Agreement may be renewed").
+_NOT_A_NAME = re.compile(r"\b(?:will|shall|must|agrees?)\b|\s:|:\s*[,-]")
+_SENTENCE_WORDS = frozenset(
+    {"a", "an", "the", "to", "its", "his", "her", "their", "months", "which", "furnishing", "is"}
+    | {"and", "or", "of", "in", "on", "for", "with", "by", "all", "any", "each", "such", "said"}
+    | {"between"}
+)
+
+
+def _looks_like_a_name(name: str) -> bool:
+    return name.split()[0] not in _SENTENCE_WORDS and _NOT_A_NAME.search(name) is None
 
 
 def _parties_after(page: PageText, anchor_end: int) -> list[PartyMention]:
@@ -235,11 +283,17 @@ def find_parties(pages: list[PageText]) -> list[PartyMention]:
         for anchor in _ANCHOR.finditer(page.text):
             mentions = _parties_after(page, anchor.end())
             if len(mentions) >= 2:
-                return mentions
+                # The passage is the preamble; a piece of sentence that came with it is not a party.
+                return [m for m in mentions if _looks_like_a_name(m.name.text)]
     return []
 
 
-_DATED = re.compile(r"\b(?:dated|entered\s+into|made|effective|executed|as\s+of)\b", re.IGNORECASE)
+_DATED = re.compile(
+    r"\b(?:dated|entered\s+into|made|effective|executed|as\s+of)\b|\bdate\s*:\s*$"
+    # A date right under the title: "AGENCY AGREEMENT   May 25, 2016".
+    r"|\bagreement\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -249,14 +303,27 @@ class AgreementDate:
     says_effective: bool
 
 
+# A date the signed copy was to fill in: "this ____ day of ________, 2000", "February ____, 2017".
+_BLANK_DATE = re.compile(
+    rf"(?:\bthis\s+)?_{{2,}}\s*day\s+of\s+(?:_{{2,}}|{_MONTH_NAME})\s*,?\s*(?:\d{{4}}|\d{{2}}_+|_{{2,}})"
+    rf"|\b{_MONTH_NAME}\s+_{{2,}}\s*,?\s*\d{{4}}\b",
+    re.IGNORECASE,
+)
+_ANY_DATE = re.compile(rf"{DATE.pattern}|(?P<blank>{_BLANK_DATE.pattern})", re.IGNORECASE)
+
+
 def find_agreement_date(pages: list[PageText]) -> AgreementDate | None:
-    """The first date that the opening words tie to the agreement ("entered into as of ...")."""
+    """The first date that the opening words tie to the agreement ("entered into as of ...").
+
+    A date left blank for signing is the agreement's date too, with no value.
+    """
     for page in pages:
-        for match in DATE.finditer(page.text):
+        for match in _ANY_DATE.finditer(page.text):
             window = page.text[max(0, match.start() - 200) : match.start()]
             if not _DATED.search(window):
                 continue
             after = page.text[match.end() : match.end() + 40]
             says_effective = "effective" in (window[-80:] + after).lower()
-            return AgreementDate(_found(page, *match.span()), parse_date(match), says_effective)
+            value = None if match.group("blank") else parse_date(match)
+            return AgreementDate(_found(page, *match.span()), value, says_effective)
     return None

@@ -37,6 +37,14 @@ class CandidateTopic:
 
 
 @dataclass(frozen=True)
+class CandidateQuote:
+    """The words a field's value was read from, as the provider quoted them."""
+
+    quote: str
+    page: int | None
+
+
+@dataclass(frozen=True)
 class ProviderOutput:
     """Everything a provider extracted from one document, before its quotes are verified."""
 
@@ -47,6 +55,12 @@ class ProviderOutput:
     termination_date: date | None = None
     term_length: str | None = None
     governing_law: str | None = None
+    agreement_date: date | None = None
+    perpetual: bool = False
+    renewal_term: str | None = None
+    renewal_notice_period: str | None = None
+    # Where each single-valued field was read (charmelio.contract.EVIDENCED_FIELDS), unverified.
+    field_quotes: dict[str, CandidateQuote] = field(default_factory=dict)
     summary: str = ""
     confidence: float = 0.0
     tokens_used: int | None = None

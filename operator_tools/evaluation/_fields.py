@@ -1,10 +1,12 @@
-"""Field accuracy against CUAD's normalised answers: parties, dates and governing law.
+"""Field accuracy against CUAD's normalised answers: parties, dates, renewal and governing law.
 
 CUAD answers are terse human summaries (``'Florida Chemical Company, LLC ("FCC"); Flotek
 Chemistry LLC ("Flotek")'``, ``'2/28/19'``, ``'Delaware'``), so each comparison reduces both sides
 to words first. A field is correct when the extraction says exactly what CUAD says once both are
 normalised (words, case, "the State of"), including saying nothing when CUAD has no (or no exact)
-value, e.g. an expiration that is "Perpetual".
+value. An expiration CUAD calls "Perpetual" is right only when the result says `perpetual` (and no
+date). Renewal terms and notice periods are compared by length and by whether renewals repeat
+("successive one (1) year periods" is CUAD's "successive 1 year"; 12 months is 1 year).
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from charmelio.contract import ExtractionResult
 from operator_tools.evaluation._cuad import CuadContract
 from operator_tools.evaluation._matching import jaccard, words
 
-FIELDS = ("parties", "effective_date", "expiration_date", "governing_law")
+FIELDS = (
+    "parties",
+    "agreement_date",
+    "effective_date",
+    "expiration_date",
+    "renewal_term",
+    "renewal_notice_period",
+    "governing_law",
+)
 _US_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\s*$")
 _ALIAS_START = re.compile(r"[(\"\u201c\u201d]")
 
@@ -91,6 +101,50 @@ class FieldOutcome:
     got: str
 
 
+_NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()  # noqa: SIM905
+    )
+} | {"fifteen": 15, "eighteen": 18, "twenty": 20, "thirty": 30, "sixty": 60, "ninety": 90}
+_DURATION = re.compile(
+    r"\b(?P<count>\d{1,3}|[a-z]+)(?:-[a-z]+)?\s*(?:\(\s*(?P<digits>\d{1,3})\s*\))?[\s-]*"
+    r"(?:calendar\s+|business\s+)?(?P<unit>year|month|week|day)s?\b",
+    re.IGNORECASE,
+)
+_UNIT_LENGTH = {"day": ("days", 1), "week": ("days", 7), "month": ("months", 1)}
+_UNIT_LENGTH["year"] = ("months", 12)
+
+
+def duration_of(text: str | None) -> tuple[bool, str, int] | None:
+    """(repeats, unit, length) of "successive one (1) year periods": (True, "months", 12)."""
+    match = _DURATION.search(text or "")
+    if match is None:
+        return None
+    count = match.group("digits") or match.group("count").lower()
+    value = int(count) if count.isdigit() else _NUMBER_WORDS.get(count)
+    if value is None:
+        return None
+    repeats = re.search(r"\b(?:successive|consecutive)\b", text or "", re.IGNORECASE) is not None
+    unit, per = _UNIT_LENGTH[match.group("unit").lower()]
+    return repeats, unit, value * per
+
+
+def _same_duration(predicted: str | None, gold: str, *, repeats: bool) -> bool:
+    mine, theirs = duration_of(predicted), duration_of(gold)
+    if mine is None or theirs is None:
+        return mine is None and theirs is None
+    return mine == theirs if repeats else mine[1:] == theirs[1:]
+
+
+def _expiration_correct(result: ExtractionResult, answer: str) -> bool:
+    if answer.strip().lower() == "perpetual":
+        return result.perpetual and result.termination_date is None
+    return result.termination_date == answer_date(answer) and not (
+        result.perpetual and answer_date(answer) is not None
+    )
+
+
 def score_fields(contract: CuadContract, result: ExtractionResult) -> list[FieldOutcome]:
     answers = contract.answers
     predicted_parties = [party.name for party in result.parties]
@@ -98,6 +152,11 @@ def score_fields(contract: CuadContract, result: ExtractionResult) -> list[Field
     effective = answer_date(answers.get("Effective Date", ""))
     expiration = answer_date(answers.get("Expiration Date", ""))
     law = answers.get("Governing Law", "")
+    agreement = answer_date(answers.get("Agreement Date", ""))
+    expiration_answer = answers.get("Expiration Date", "")
+    renewal = answers.get("Renewal Term", "")
+    notice = answers.get("Notice Period to Terminate Renewal", "")
+    expiration_got = "perpetual" if result.perpetual else str(result.termination_date or "")
     return [
         FieldOutcome(
             "parties",
@@ -112,10 +171,30 @@ def score_fields(contract: CuadContract, result: ExtractionResult) -> list[Field
             str(result.effective_date or ""),
         ),
         FieldOutcome(
+            "agreement_date",
+            result.agreement_date == agreement,
+            str(agreement or ""),
+            str(result.agreement_date or ""),
+        ),
+        FieldOutcome(
             "expiration_date",
-            result.termination_date == expiration,
-            str(expiration or ""),
-            str(result.termination_date or ""),
+            _expiration_correct(result, expiration_answer),
+            "perpetual"
+            if expiration_answer.strip().lower() == "perpetual"
+            else str(expiration or ""),
+            expiration_got,
+        ),
+        FieldOutcome(
+            "renewal_term",
+            _same_duration(result.renewal_term, renewal, repeats=True),
+            renewal,
+            result.renewal_term or "",
+        ),
+        FieldOutcome(
+            "renewal_notice_period",
+            _same_duration(result.renewal_notice_period, notice, repeats=False),
+            notice,
+            result.renewal_notice_period or "",
         ),
         FieldOutcome(
             "governing_law",

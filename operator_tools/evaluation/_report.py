@@ -46,7 +46,8 @@ def render(report: EvaluationReport) -> str:
     for name in FIELDS:
         correct, total = report.field_accuracy(name)
         if total:
-            lines.append(f"{name + ' accuracy':<26}{_pct(correct / total)}  ({correct}/{total})")
+            label = f"{name} accuracy"
+            lines.append(f"{label:<25} {_pct(correct / total)}  ({correct}/{total})")
     lines += [
         f"quotes verified           {_pct(report.verified_share)}  "
         f"({sum(c.candidate_quotes - c.quotes_dropped for c in report.contracts)}"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 from charmelio.contract import CuadCategory, PageText, ParsedPages, Party
 from llm_worker._evidence import EvidenceIndex, VerifiedEvidence, normalise, verify_evidence
-from llm_worker._provider import CandidateFinding, CandidateTopic, ProviderOutput
+from llm_worker._provider import CandidateFinding, CandidateQuote, CandidateTopic, ProviderOutput
 
 PAGES = ParsedPages(
     document_id="doc-evidence",
@@ -114,6 +115,40 @@ def test_duplicates_collapse_and_confidences_are_clamped() -> None:
     assert evidence.quotes_dropped == 0
 
 
+def test_a_clause_the_contract_repeats_is_one_finding_at_its_first_occurrence() -> None:
+    """The same words on pages 1 and 3 (an exhibit restating a section) are listed once."""
+    quote = "The Supplier shall deliver the Goods monthly."
+    evidence = verify_evidence(
+        PAGES,
+        ProviderOutput(
+            findings=[
+                CandidateFinding("Minimum Commitment", quote, 3, 0.9),
+                CandidateFinding("Minimum Commitment", quote, 1, 0.4),
+                # Another category may quote the same words: that is another finding.
+                CandidateFinding("Volume Restriction", quote, 3, 0.5),
+            ]
+        ),
+    )
+
+    assert [(f.category, f.page, f.confidence) for f in evidence.findings] == [
+        ("Minimum Commitment", 1, 0.9),
+        ("Volume Restriction", 3, 0.5),
+    ]
+
+
+def test_a_finding_inside_another_of_its_category_is_dropped() -> None:
+    evidence = _verify(
+        _finding("the laws of the State of Delaware", page=3),
+        _finding("This Agreement is governed by the laws of the State of Delaware.", page=3),
+        _finding("Delaware", page=3, category="Parties"),
+    )
+
+    assert [(f.category, f.quote) for f in evidence.findings] == [
+        ("Governing Law", "This Agreement is governed by the laws of the State of Delaware."),
+        ("Parties", "Delaware"),
+    ]
+
+
 def test_empty_and_blank_quotes_are_dropped() -> None:
     evidence = _verify(_finding("   \n "), _finding("\u00ad"))
 
@@ -184,3 +219,28 @@ def test_short_names_count_when_the_document_has_them() -> None:
     )
     assert [p.name for p in evidence.parties] == ["GE", "3M"]
     assert evidence.fields_dropped == ["parties[2]"]
+
+
+def test_a_field_quote_not_in_the_document_is_dropped_and_named() -> None:
+    evidence = verify_evidence(
+        PAGES,
+        ProviderOutput(
+            governing_law="Delaware",
+            effective_date=date(2020, 1, 1),
+            renewal_term="five (5) years",
+            field_quotes={
+                "governing_law": CandidateQuote("governed by the laws of the State of Delaware", 1),
+                "effective_date": CandidateQuote("effective as of January 1, 2020", 1),
+                "renewal_term": CandidateQuote("renews for five (5) years", 3),
+            },
+        ),
+    )
+
+    found = evidence.field_evidence["governing_law"]
+    # Its page is where the words are, not the page claimed.
+    assert (found.page, found.quote) == (3, "governed by the laws of the State of Delaware")
+    # A value whose words are not in the document goes, and its quote with it; a quote that is
+    # not in the document goes and is named, the date itself is not checked (see the module).
+    assert evidence.renewal_term is None
+    assert set(evidence.field_evidence) == {"governing_law"}
+    assert evidence.fields_dropped == ["renewal_term", "field_evidence[effective_date]"]
