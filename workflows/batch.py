@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from datetime import timedelta
-from typing import Literal, TypeVar
+from typing import Literal
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -29,6 +29,8 @@ from temporalio.exceptions import (
     WorkflowAlreadyStartedError,
 )
 from temporalio.workflow import ParentClosePolicy
+
+from workflows._stage_calls import execute_stage
 
 with workflow.unsafe.imports_passed_through():
     from charmelio import stages
@@ -53,7 +55,6 @@ with workflow.unsafe.imports_passed_through():
         validate_batch_id,
         workflow_id_for,
     )
-    from charmelio.stages import StageSpec
 
 # How often a document whose extraction was started elsewhere is looked at again.
 _ELSEWHERE_RECHECK = timedelta(seconds=10)
@@ -61,8 +62,6 @@ _ELSEWHERE_RECHECK = timedelta(seconds=10)
 # flood of already-running documents): the run drains and continues as new.
 _HISTORY_SOFT_LIMIT = 8_000
 _MESSAGE_LIMIT = 500
-
-_Result = TypeVar("_Result")
 
 
 @workflow.defn(name=WorkflowType.BATCH)
@@ -126,7 +125,7 @@ class BatchExtractionWorkflow:
     async def _first_state(self, batch_id: str, batch: BatchInput) -> BatchState:
         started_at = workflow.now().isoformat()
         if batch.list_key is None:
-            saved = await _call(
+            saved = await execute_stage(
                 stages.SAVE_BATCH_LIST,
                 SaveBatchListRequest(batch_id=batch_id, document_ids=batch.document_ids),
                 BatchListRef,
@@ -144,7 +143,7 @@ class BatchExtractionWorkflow:
         state = self._state
         extractor = None
         if not state.force:
-            identity = await _call(
+            identity = await execute_stage(
                 stages.DESCRIBE_EXTRACTOR, DescribeExtractorRequest(), ExtractorIdentity
             )
             extractor = identity.key
@@ -192,7 +191,7 @@ class BatchExtractionWorkflow:
             extractor=extractor,
         )
         try:
-            return await _call(stages.READ_BATCH_PAGE, request, BatchPage)
+            return await execute_stage(stages.READ_BATCH_PAGE, request, BatchPage)
         except ActivityError as error:
             cause = error.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(error)
@@ -238,7 +237,7 @@ class BatchExtractionWorkflow:
         await workflow.sleep(_ELSEWHERE_RECHECK)
         extractor = None
         if not self._state.force:
-            identity = await _call(
+            identity = await execute_stage(
                 stages.DESCRIBE_EXTRACTOR, DescribeExtractorRequest(), ExtractorIdentity
             )
             extractor = identity.key
@@ -308,16 +307,3 @@ def _history_is_long() -> bool:
     return info.get_current_history_length() > _HISTORY_SOFT_LIMIT or (
         info.is_continue_as_new_suggested()
     )
-
-
-async def _call(spec: StageSpec, request: object, result_type: type[_Result]) -> _Result:
-    result: _Result = await workflow.execute_activity(
-        spec.activity.value,
-        request,
-        task_queue=spec.queue.value,
-        result_type=result_type,
-        start_to_close_timeout=spec.start_to_close,
-        heartbeat_timeout=spec.heartbeat,
-        retry_policy=spec.retry,
-    )
-    return result

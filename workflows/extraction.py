@@ -7,11 +7,13 @@ the size of the contract.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows._stage_calls import execute_stage
 
 with workflow.unsafe.imports_passed_through():
     from charmelio import stages
@@ -116,15 +118,7 @@ class ExtractionWorkflow:
     ) -> _Result:
         self._stage = spec.stage
         try:
-            result: Any = await workflow.execute_activity(
-                spec.activity.value,
-                request,
-                task_queue=spec.queue.value,
-                result_type=result_type,
-                start_to_close_timeout=spec.start_to_close,
-                heartbeat_timeout=spec.heartbeat,
-                retry_policy=spec.retry,
-            )
+            result = await execute_stage(spec, request, result_type)
         except ActivityError as error:
             raise StageFailed(spec.stage, error) from error
         assert isinstance(result, result_type)
