@@ -34,11 +34,15 @@ def render_view(view: StoredView) -> str:
         )
         return "\n".join(lines)
     parties = ", ".join(p.get("name", "?") for p in fields.get("parties") or [])
+    ends = fields.get("termination_date") or ("perpetual" if fields.get("perpetual") else None)
     for label, value in (
         ("parties", parties),
+        ("signed", fields.get("agreement_date")),
         ("effective", fields.get("effective_date")),
-        ("ends", fields.get("termination_date")),
+        ("ends", ends),
         ("term", fields.get("term_length")),
+        ("renewal", fields.get("renewal_term")),
+        ("notice", fields.get("renewal_notice_period")),
         ("law", fields.get("governing_law")),
     ):
         if value:
