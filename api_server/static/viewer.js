@@ -238,9 +238,12 @@
     );
     const rows = [
       ["Parties", parties.length ? el("ul", { class: "parties" }, parties) : null],
+      ["Agreement date", formatDay(result.agreement_date)],
       ["Effective date", formatDay(result.effective_date)],
-      ["Ends", formatDay(result.termination_date)],
+      ["Ends", result.termination_date ? formatDay(result.termination_date) : result.perpetual ? "perpetual (until terminated)" : null],
       ["Term", result.term_length],
+      ["Renewal", result.renewal_term],
+      ["Notice to stop renewal", result.renewal_notice_period],
       ["Governing law", result.governing_law],
       ["Pages", document_ && document_.page_count],
       ["Extracted by", extraction.provider && `${extraction.provider} · ${extraction.model}`],
