@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from charmelio.batches import new_batch_id, start_batch
 from charmelio.contract import BATCH_DOCUMENTS_PER_RUN, BATCH_MAX_IN_FLIGHT, BatchInput, ObjectKeys
+from charmelio.worker_runtime import exit_process
 from operator_tools.devstack import temporal_binary
 from operator_tools.fakes.stages import Calls, fakes, new_document_id, pipeline
 
@@ -95,3 +96,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_process(0)

@@ -8,7 +8,9 @@ own queue, registrations and limits to `run_worker`.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import os
 import signal
 import sys
 import time
@@ -17,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio import activity
 from temporalio.client import Client
@@ -45,6 +47,22 @@ from charmelio.stages import PoolName
 
 _log = logging.getLogger("charmelio.worker")
 _activity_log = logging.getLogger("charmelio.activity")
+
+
+def exit_process(code: int) -> NoReturn:
+    """End a process that has used a Temporal client: exit handlers, flushed output, then exit
+    without the interpreter's final teardown.
+
+    The SDK's native runtime threads may still call into Python while the interpreter finalises
+    and abort it ("PyGILState_Release: thread state ... must be current", temporalio/sdk-python
+    issue 300): seen as a command that had printed its answer dying with SIGSEGV or SIGABRT.
+    Exit handlers (the parse engines' cleanup) still run; only the teardown is skipped.
+    """
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

@@ -4,6 +4,6 @@ Each sub-command imports what it needs when it runs, so `charmelio worker workfl
 pypdf, openai, minio nor psycopg.
 """
 
-from cli._commands import build_parser, main
+from cli._commands import build_parser, main, run
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from charmelio.settings import ConfigurationError
 from cli import _batch, _documents, _operations, _portfolio, _stack
@@ -29,6 +30,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return result
+
+
+def run() -> NoReturn:
+    """The console entry point (`charmelio`, `python -m cli`): `main`, then `exit_process`."""
+    from charmelio.worker_runtime import exit_process
+
+    exit_process(main())
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,9 +1,7 @@
 """`python -m store_worker`: one process of the store pool, as `charmelio worker store` runs it."""
 
-import sys
-
 from charmelio.stages import PoolName
-from charmelio.worker_runtime import run_pool
+from charmelio.worker_runtime import exit_process, run_pool
 from store_worker.worker import pool_spec
 
-sys.exit(run_pool(PoolName.STORE, pool_spec))
+exit_process(run_pool(PoolName.STORE, pool_spec))

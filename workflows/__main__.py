@@ -1,9 +1,7 @@
 """`python -m workflows`: one workflow-pool process, as `charmelio worker workflow` runs it."""
 
-import sys
-
 from charmelio.stages import PoolName
-from charmelio.worker_runtime import run_pool
+from charmelio.worker_runtime import exit_process, run_pool
 from workflows.worker import pool_spec
 
-sys.exit(run_pool(PoolName.WORKFLOW, pool_spec))
+exit_process(run_pool(PoolName.WORKFLOW, pool_spec))
