@@ -35,11 +35,6 @@ class StoredExtraction:
     clauses: list[Clause]
 
 
-def document_exists(conn: Connection, document_id: str) -> bool:
-    found = conn.execute("SELECT 1 FROM documents WHERE id = %s", (document_id,)).fetchone()
-    return found is not None
-
-
 def find_document(conn: Connection, document_id: str) -> Document | None:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from api_server._catalog import StoredExtraction, document_exists, list_extractions
+from api_server._catalog import StoredExtraction, list_extractions
 from api_server._cursor import Cursor, InvalidCursorError
 from api_server._jobs import job_state, parse_job_id
 from api_server._models import (
@@ -27,6 +27,7 @@ from api_server._views import (
     read_artifact,
     stored_extraction,
 )
+from charmelio.documents import document_exists
 from charmelio.starter import start_extraction
 
 router = APIRouter(prefix="/api/extractions", tags=["extractions"])

@@ -89,7 +89,8 @@ def document_names(conn: psycopg.Connection[Any], document_id: str) -> tuple[str
     return tuple(str(row[0]) for row in rows)
 
 
-def document_exists(database_url: str, document_id: str) -> bool:
-    with connect(database_url) as conn:
-        found = conn.execute("SELECT 1 FROM documents WHERE id = %s", (document_id,)).fetchone()
+def document_exists(conn: psycopg.Connection[Any], document_id: str) -> bool:
+    """Whether the document was uploaded (or created by a store): the CLI, the API and the store
+    pool all ask this one question."""
+    found = conn.execute("SELECT 1 FROM documents WHERE id = %s", (document_id,)).fetchone()
     return found is not None

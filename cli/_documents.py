@@ -85,6 +85,7 @@ def _upload(args: argparse.Namespace) -> int:
 def _extract(args: argparse.Namespace) -> int:
     from charmelio.contract import validate_document_id
     from charmelio.documents import document_exists
+    from charmelio.storage.database import connect
 
     settings = stack_client_settings(args)
     database_url = settings.require_database_url()
@@ -96,7 +97,9 @@ def _extract(args: argparse.Namespace) -> int:
             validate_document_id(target)
         except ValueError:
             raise CommandError(f"{target}: no such file") from None
-        if not document_exists(database_url, target):
+        with connect(database_url) as conn:
+            known = document_exists(conn, target)
+        if not known:
             raise CommandError(
                 f"{target}: no such document (upload its PDF first, or give the file's path)"
             )

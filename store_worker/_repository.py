@@ -80,12 +80,6 @@ def find_extraction(conn: Connection, extraction_id: str) -> ExtractionRow | Non
         return cursor.fetchone()
 
 
-def document_exists(conn: Connection, document_id: str) -> bool:
-    return (
-        conn.execute("SELECT 1 FROM documents WHERE id = %s", (document_id,)).fetchone() is not None
-    )
-
-
 def ensure_document(conn: Connection, parsed: ParsedDocument, size_bytes: int) -> None:
     """Create the document row the upload normally creates; an existing row is left untouched."""
     conn.execute(

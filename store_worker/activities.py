@@ -31,6 +31,7 @@ from charmelio.contract import (
     StoredExtraction,
     StoreRequest,
 )
+from charmelio.documents import document_exists
 from charmelio.errors import InvalidInputError, StorageUnavailableError
 from charmelio.llm_usage import read_llm_usage
 from charmelio.settings import ConfigurationError, Settings
@@ -113,7 +114,7 @@ class StoreActivities:
         artifact_key = ObjectKeys.extraction_artifact(request.document_id, request.extraction_id)
         new_document_size = (
             None
-            if repository.document_exists(conn, request.document_id)
+            if document_exists(conn, request.document_id)
             else self._pdf_size(request.document_id)
         )
         with conn.transaction():
