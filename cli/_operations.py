@@ -28,6 +28,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         choices=("auto", "rules", "openai"),
         help="extraction provider (default: CHARMELIO_LLM_PROVIDER)",
     )
+    evaluation.add_argument(
+        "--split",
+        choices=("fit", "validation", "held-out"),
+        default="held-out",
+        help="which split of a training file (*.jsonl.gz) to score (default: held-out)",
+    )
     evaluation.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluation.set_defaults(handler=_eval)
 
@@ -72,7 +78,13 @@ def _api(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from operator_tools.evaluation import run_evaluation
 
-    return run_evaluation(settings_of(args), args.folder, provider=args.provider, as_json=args.json)
+    return run_evaluation(
+        settings_of(args),
+        args.folder,
+        provider=args.provider,
+        split=args.split,
+        as_json=args.json,
+    )
 
 
 def _sizes(text: str) -> list[int]:

@@ -10,6 +10,7 @@ from typing import Literal
 from charmelio.settings import ConfigurationError, Settings
 from operator_tools.evaluation._cuad import (
     DatasetError,
+    TrainingSplit,
     is_training_file,
     load_folder,
     read_training_split,
@@ -24,12 +25,14 @@ def run_evaluation(
     folder: Path,
     *,
     provider: Literal["auto", "rules", "openai"] | None = None,
+    split: TrainingSplit = "held-out",
     as_json: bool = False,
 ) -> int:
     """Exit status 0 when every contract was extracted, 1 when some failed, 2 for a bad folder.
 
     `folder` is a CUAD-format folder (PDFs and labels), or the training file
-    (``cuad-train.jsonl.gz``), whose held-out split is then scored from CUAD's text.
+    (``cuad-train.jsonl.gz``), one of whose splits (held-out unless told) is then scored from
+    CUAD's text. Tuning uses ``fit`` and ``validation``; ``held-out`` is only ever reported.
     """
     from llm_worker.activities import extractor_for
 
@@ -49,8 +52,8 @@ def run_evaluation(
     source: PageSource = "pdf"
     try:
         if is_training_file(folder):
-            # The training file has no PDFs: its held-out contracts are read from CUAD's text.
-            contracts, source = read_training_split(folder, "held-out"), "text"
+            # The training file has no PDFs: its contracts are read from CUAD's text.
+            contracts, source = read_training_split(folder, split), "text"
         else:
             contracts = load_folder(folder)
     except DatasetError as exc:

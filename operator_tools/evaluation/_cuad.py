@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from charmelio.contract import CUAD_CATEGORIES
 
@@ -101,7 +101,8 @@ def load_folder(folder: Path) -> list[CuadContract]:
     return contracts
 
 
-TRAINING_FILE_SPLITS: dict[str, slice] = {
+TrainingSplit = Literal["fit", "validation", "held-out"]
+TRAINING_FILE_SPLITS: dict[TrainingSplit, slice] = {
     "fit": slice(0, 300),
     "validation": slice(300, 395),
     "held-out": slice(395, 455),

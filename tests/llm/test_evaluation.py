@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from datetime import date
@@ -22,6 +23,7 @@ from operator_tools.evaluation import (
     render,
     score_spans,
 )
+from operator_tools.evaluation._cuad import TRAINING_FILE_SPLITS
 from operator_tools.evaluation._fields import answer_date, answer_parties, governing_law_correct
 from operator_tools.fakes.openai_server import FakeOpenAIServer
 from tests.conftest import FIXTURES
@@ -164,6 +166,24 @@ def test_the_eval_command_prints_scores_and_json(
     assert scores["quotes_verified"] == 1.0
     assert set(scores["categories"]) == set(CUAD_CATEGORIES)
     assert main(["eval", str(tmp_path / "nowhere")]) == 2
+
+
+def test_eval_scores_the_chosen_split_of_a_training_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    training_file = tmp_path / "cuad-train.jsonl.gz"
+    text = "This Agreement is governed by the laws of the State of Delaware."
+    with gzip.open(training_file, "wt", encoding="utf-8") as lines:
+        for number in range(TRAINING_FILE_SPLITS["held-out"].stop):
+            record = {"title": f"contract-{number}", "text": text, "labels": {}, "answers": {}}
+            lines.write(json.dumps(record) + "\n")
+
+    for split, wanted in TRAINING_FILE_SPLITS.items():
+        argv = ["eval", str(training_file), "--provider", "rules", "--split", split, "--json"]
+        assert main(argv) == 0
+        assert json.loads(capsys.readouterr().out)["contracts"] == wanted.stop - wanted.start
+    assert main(["eval", str(training_file), "--provider", "rules", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["contracts"] == 60
 
 
 def test_eval_against_an_openai_compatible_server_reports_its_tokens_and_requests(
