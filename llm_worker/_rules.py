@@ -10,7 +10,6 @@ same input always gives the same output.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from llm_worker._provider import (
 )
 from llm_worker._renewal import is_perpetual, renewal_notice_period, renewal_term
 from llm_worker._sentences import Sentence, split_sentences
+from llm_worker._term import states_term, term_end
 
 RULES_MODEL = "rules-v2"
 
@@ -60,11 +60,6 @@ _CHOOSES_LAW = re.compile(
     re.IGNORECASE,
 )
 _NOT_CHOOSING = re.compile(r"\b(?:organi[sz]ed|incorporated|existing|formed)\s+under\b", re.I)
-_TERM_END = re.compile(
-    r"\b(?:expire|until|through|end(?:s|ing)?\s+on|terminate\s+on|later\s+than)\s+(?:on\s+)?"
-    r"(?:the\s+)?",
-    re.IGNORECASE,
-)
 _TERM_LENGTH = re.compile(
     r"\b(?:term|period)\s+of\s+(?P<a>(?:[a-z-]+\s+)?\(\d+\)\s+(?:years?|months?)|\d+\s+(?:years?"
     r"|months?)|[a-z-]+\s+(?:years?|months?))\b"
@@ -150,61 +145,18 @@ def _stated_effective_date(sentences: Iterable[Sentence]) -> tuple[date, Sentenc
     return None
 
 
-def _term_end_date(sentence: str) -> date | None:
-    for cue in _TERM_END.finditer(sentence):
-        found = DATE.match(sentence, cue.end())
-        if found:
-            return parse_date(found)
+def _expiration(
+    sentences: Iterable[Sentence], start: date | None, signed: date | None
+) -> tuple[date, Sentence] | None:
+    """The date the term ends, from the first sentence about the agreement's term that states
+    it or its length (see `term_end`), with that sentence."""
+    for sentence in sentences:
+        if not states_term(sentence.text):
+            continue
+        ends = term_end(sentence.text, start, signed)
+        if ends is not None:
+            return ends, sentence
     return None
-
-
-_NUMBER_WORDS = {
-    word: value
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve".split()  # noqa: SIM905
-    )
-} | {"fifteen": 15, "twenty": 20, "twenty-five": 25, "thirty": 30, "thirty-six": 36}
-# "a term of five (5) years from the Effective Date", "an initial period of 36 months commencing
-# on the date hereof", "for three years after the date of this Agreement".
-_TERM_FROM_START = re.compile(
-    r"\b(?:term|period|for)\b[^.;]{0,40}?\b(?P<count>\d{1,3}|[a-z]+(?:-[a-z]+)?)"
-    r"(?:\s*\(\s*(?P<digits>\d{1,3})\s*\))?\s+(?P<unit>years?|months?)\b"
-    r"[^.;]{0,30}?\b(?:from|after|following|commencing(?:\s+on)?|beginning(?:\s+on)?|starting)\s+"
-    r"(?:the\s+)?(?:effective\s+date|date\s+(?:hereof|of\s+this|first\s+written|of\s+execution)"
-    r"|execution|commencement\s+date|signing)",
-    re.IGNORECASE,
-)
-
-
-def _months_of_term(sentence: str) -> int | None:
-    """The length of a term that runs from the agreement's start, in months."""
-    match = _TERM_FROM_START.search(sentence)
-    if match is None:
-        return None
-    count = match.group("digits") or match.group("count")
-    value = int(count) if count.isdigit() else _NUMBER_WORDS.get(count.lower())
-    if not value:
-        return None
-    return value * 12 if match.group("unit").lower().startswith("year") else value
-
-
-def _add_months(start: date, months: int) -> date:
-    year, month = divmod(start.month - 1 + months, 12)
-    year += start.year
-    day = min(start.day, calendar.monthrange(year, month + 1)[1])
-    return date(year, month + 1, day)
-
-
-def _expiration(sentence: str, start: date | None) -> date | None:
-    """The date the term ends: stated ("until December 31, 2020"), or its length counted from the
-    agreement's date ("five (5) years from the Effective Date"), as CUAD's annotators did."""
-    stated = _term_end_date(sentence)
-    if stated is not None:
-        return stated
-    months = _months_of_term(sentence)
-    if months is None or start is None:
-        return None
-    return _add_months(start, months)
 
 
 def _term_length(sentence: str) -> str | None:
@@ -352,9 +304,16 @@ class RulesExtractor:
             if stated is not None:
                 effective = stated[0]
                 quotes["effective_date"] = CandidateQuote(stated[1].text, stated[1].page)
-        ends = _expiration(expiration.text, dated.value if dated else None) if expiration else None
-        if ends is not None and expiration is not None:
-            quotes["termination_date"] = CandidateQuote(expiration.text, expiration.page)
+        # The expiration rule's and findings' sentences first, then any sentence that sets the
+        # agreement's term; a length counts from the effective date, as CUAD's annotators count.
+        term_sentences = self._field_sources(clauses, hits, findings, "Expiration Date")
+        term_sentences += sentences
+        signed = dated.value if dated else None
+        term_end_read = _expiration(term_sentences, effective or signed, signed)
+        ends = term_end_read[0] if term_end_read else None
+        if term_end_read is not None:
+            source = term_end_read[1]
+            quotes["termination_date"] = CandidateQuote(source.text, source.page)
         perpetual = None if ends is not None else self._perpetual(clauses, expiration)
         if perpetual is not None:
             quotes["perpetual"] = CandidateQuote(perpetual.text, perpetual.page)
