@@ -55,8 +55,18 @@ _SUMMARY_QUOTE_CHARS = 160
 # A sentence that chooses a law: "governed by ... laws", "governing law ...", "English law
 # governs"; not "a corporation organized under the laws of Delaware".
 _CHOOSES_LAW = re.compile(
-    r"\bgovern(?:ed|s|ing)?\b[^.;]{0,250}\blaws?\b|\blaws?\b[^.;]{0,120}\bgovern"
-    r"|\b(?:construed|interpreted)\b[^.;]{0,200}\blaws?\b",
+    r"\bgovern(?:ed|s|ing)?\b[^.;]{0,250}\b(?:laws?|legislation)\b|\blaws?\b[^.;]{0,120}\bgovern"
+    r"|\b(?:construed|interpreted)\b[^.;]{0,200}\blaws?\b"
+    r"|\blaws?\s+of\b[^.;]{0,80}\bappl(?:y|ies)\b",
+    re.IGNORECASE,
+)
+# The agreement itself is what the law governs: "This Agreement shall be construed in accordance
+# with the laws of New York", not "counsel's opinion shall be limited to matters governed by the
+# laws of Tennessee" in the same contract.
+_AGREEMENT_GOVERNED = re.compile(
+    r"\b(?:this|the)\s+(?:[\w-]+\s+){0,3}(?:agreement|contract)\b[^.;]{0,200}?"
+    r"\b(?:governed|construed|interpreted|enforced|governs|subject\s+to)\b"
+    r"|\bgoverning\s+law\b|\b(?:applicable|controlling|choice\s+of)\s+law\b",
     re.IGNORECASE,
 )
 _NOT_CHOOSING = re.compile(r"\b(?:organi[sz]ed|incorporated|existing|formed)\s+under\b", re.I)
@@ -72,24 +82,22 @@ def _collapsed(text: str) -> str:
     return " ".join(text.split())
 
 
-def _governing_law(candidates: Iterable[str], document: str) -> tuple[str, str] | None:
-    """The jurisdiction of the first candidate sentence that chooses one, and that sentence.
+def _governing_law(candidates: Iterable[str]) -> tuple[str, str] | None:
+    """The jurisdiction's usual name ("People's Republic of China" for "PRC Laws", "England" for
+    "English law") and the sentence that chooses it.
 
-    Its usual name is given when the document spells out its words ("People's Republic of
-    China" for "PRC Laws" in a contract that defines the PRC); otherwise the words the sentence
-    uses, so that the evidence check, which wants every word in the document, keeps it.
+    The first candidate whose subject is the agreement wins; otherwise the first that names a
+    jurisdiction at all.
     """
+    fallback: tuple[str, str] | None = None
     for sentence in candidates:
         found = find_jurisdiction(sentence)
         if found is None:
             continue
-        if all(
-            re.search(rf"(?<!\w){re.escape(word)}(?!\w)", document, re.IGNORECASE)
-            for word in found.name.replace("'s", "").split()
-        ):
+        if _AGREEMENT_GOVERNED.search(sentence):
             return found.name, sentence
-        return _collapsed(sentence[found.start : found.end]), sentence
-    return None
+        fallback = fallback or (found.name, sentence)
+    return fallback
 
 
 def _law_sentences(clauses: list[ClauseSentence]) -> Iterator[str]:
@@ -288,7 +296,7 @@ class RulesExtractor:
         governing_sources = [clauses[i].sentence.text for i in hits.get("Governing Law", [])] + [
             f.quote for f in findings if f.category == "Governing Law"
         ]
-        law = _governing_law(chain(governing_sources, _law_sentences(clauses)), pages.full_text())
+        law = _governing_law(chain(governing_sources, _law_sentences(clauses)))
         governing_law = law[0] if law else None
         expiration = self._field_source(clauses, hits, findings, "Expiration Date")
         quotes: dict[str, CandidateQuote] = {}
