@@ -64,10 +64,12 @@ _CHOOSES_LAW = re.compile(
 # with the laws of New York", not "counsel's opinion shall be limited to matters governed by the
 # laws of Tennessee" in the same contract.
 _AGREEMENT_GOVERNED = re.compile(
-    r"\b(?:this|the)\s+(?:[\w-]+\s+){0,3}(?:agreement|contract)\b[^.;]{0,200}?"
-    r"\b(?:governed|construed|interpreted|enforced|governs|subject\s+to)\b"
-    r"|\bgoverning\s+law\b|\b(?:applicable|controlling|choice\s+of)\s+law\b",
+    r"\b(?:this|the)\s+(?:[\w-]+\s+){0,3}(?:agreement|contract)\b[^.]{0,200}?"
+    r"\b(?:governed|construed|interpreted|enforced|governs|subject\s+to)\b",
     re.IGNORECASE,
+)
+_LAW_HEADING = re.compile(
+    r"\bgoverning\s+law\b|\b(?:applicable|controlling|choice\s+of)\s+law\b", re.IGNORECASE
 )
 _NOT_CHOOSING = re.compile(r"\b(?:organi[sz]ed|incorporated|existing|formed)\s+under\b", re.I)
 _TERM_LENGTH = re.compile(
@@ -86,18 +88,20 @@ def _governing_law(candidates: Iterable[str]) -> tuple[str, str] | None:
     """The jurisdiction's usual name ("People's Republic of China" for "PRC Laws", "England" for
     "English law") and the sentence that chooses it.
 
-    The first candidate whose subject is the agreement wins; otherwise the first that names a
-    jurisdiction at all.
+    The first candidate that says the agreement is governed by it wins; then the first under a
+    "Governing Law" heading (a summary table's "Governing Law: ..." restates the clause); then the
+    first that names a jurisdiction at all.
     """
-    fallback: tuple[str, str] | None = None
+    ranked: dict[int, tuple[str, str]] = {}
     for sentence in candidates:
         found = find_jurisdiction(sentence)
         if found is None:
             continue
         if _AGREEMENT_GOVERNED.search(sentence):
             return found.name, sentence
-        fallback = fallback or (found.name, sentence)
-    return fallback
+        rank = 1 if _LAW_HEADING.search(sentence) else 2
+        ranked.setdefault(rank, (found.name, sentence))
+    return ranked[min(ranked)] if ranked else None
 
 
 def _law_sentences(clauses: list[ClauseSentence]) -> Iterator[str]:

@@ -145,12 +145,17 @@ _NOT_ABOUT_THE_TERM = re.compile(
 )
 
 
+# The subject comes early: "Unless sooner terminated as provided in Section 7(b), this Agreement".
+_SUBJECT_CHARS = 150
+
+
 def states_term(sentence: str) -> bool:
     """Whether the sentence sets how long the agreement itself runs."""
     if _NOT_ABOUT_THE_TERM.search(sentence) or not _RUNS.search(sentence):
         return False
     return any(
-        not _OBJECT_OF.search(sentence[max(0, m.start() - 30) : m.start()])
+        m.start() <= _SUBJECT_CHARS
+        and not _OBJECT_OF.search(sentence[max(0, m.start() - 30) : m.start()])
         for m in _THE_TERM.finditer(sentence)
     )
 
