@@ -123,7 +123,39 @@ def _gives_effect(dated: AgreementDate | None, pages: ParsedPages) -> bool:
     """
     if dated is None:
         return False
-    return dated.says_effective or _EFFECTIVE_DATE_TERM.search(pages.full_text()) is not None
+    if dated.says_effective:
+        return True
+    text = pages.full_text()
+    if _EFFECT_FROM_OPENING.search(text):
+        return True
+    return _EFFECTIVE_DATE_TERM.search(text) is not None and _EFFECT_BY_EVENT.search(text) is None
+
+
+# "This Agreement shall become effective on the date first written above", "The Term shall
+# commence on the date of this Agreement", "is to be effective as of the date first listed above":
+# the opening's date is the effective date even when the contract has no "Effective Date".
+_EFFECT_FROM_OPENING = re.compile(
+    r"\b(?:agreement|term)\b[^.;]{0,60}?\b(?:becomes?|be|is)?\s*(?:effective|commenc\w*|begins?"
+    r"|take\s+effect|come\s+into\s+(?:force|effect))\s+(?:on|as\s+of|from|upon)\s+the\s+(?:date"
+    r"\s+(?:first\s+(?:written|set\s+forth|listed|stated|above)|hereof|of\s+this\s+agreement)"
+    r"|day\s+and\s+year\s+first)",
+    re.IGNORECASE,
+)
+
+
+# The contract dates its effect by an event, not by the opening's date: '"Effective Date" means
+# the Closing Date', "effective as of the later of the dates beneath the signatures", "shall become
+# effective when counterparts have been signed". CUAD then gives no effective date.
+_EFFECT_BY_EVENT = re.compile(
+    r"\beffective\s+date[\"\u201d]?\)?\s*(?:of\s+this\s+agreement\s+)?(?:shall\s+)?(?:mean|means"
+    r"|has\s+the\s+meaning|shall\s+be|is)\s+(?:(?:of|given\s+to|ascribed\s+to|set\s+forth\s+for)\s+)?"
+    r"(?:the\s+)?[\"\u201c]?(?:later|last|closing|date\s+(?:of|on\s+which|upon\s+which|that|when)"
+    r"\s+(?:the\s+)?(?:last|closing|signature|execution|both|all|each))"
+    r"|\b(?:become|becomes|be)\s+effective\s+(?:only\s+)?(?:when|upon|on)\s+(?:the\s+)?"
+    r"(?:later|last|closing|execution\s+(?:and\s+delivery\s+)?(?:hereof|of\s+this)|signature)"
+    r"|\beffective\s+as\s+of\s+the\s+(?:later|last)\s+of\s+the\s+dates?\b",
+    re.IGNORECASE,
+)
 
 
 def _effective_date(dated: AgreementDate | None, pages: ParsedPages) -> date | None:
