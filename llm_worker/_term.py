@@ -77,7 +77,7 @@ _START_CUE = re.compile(
     re.IGNORECASE,
 )
 _COUNT = r"(?P<count>\d{1,3}|[a-z]+(?:-[a-z]+)?)(?:\s*\(\s*(?P<digits>\d{1,3})\s*\))?"
-_UNIT = r"(?P<unit>years?|months?|contract\s+years?)"
+_UNIT = r"(?P<unit>years?|months?|contract\s+years?)(?:\(s\))?"
 # "for a term of three (3) years", "for twenty (20) years", "shall be twenty (20) years",
 # "is for a term of ten (10) years", "for an initial period of 1 year", "two years (2)".
 _LENGTH = re.compile(
@@ -85,13 +85,13 @@ _LENGTH = re.compile(
     r"(?:(?:initial|minimum|fixed|original|entire|first)\s+)?(?:(?:term|period)\s+of\s+)?"
     rf"{_COUNT}[\s-]+{_UNIT}(?:\s*\(\s*\d{{1,3}}\s*\))?"
     r"|\b(?P<count2>\d{1,3}|[a-z]+(?:-[a-z]+)?)(?:\s*\(\s*(?P<digits2>\d{1,3})\s*\))?[\s-]+"
-    r"(?P<unit2>years?|months?)\s+(?:thereafter|therefrom|following|after|from)\b",
+    r"(?P<unit2>years?|months?)(?:\(s\))?\s+(?:thereafter|therefrom|following|after|from)\b",
     re.IGNORECASE,
 )
 # "the fifth anniversary of the Effective Date", "the five (5) year anniversary of".
 _ANNIVERSARY = re.compile(
     r"\bthe\s+(?:day\s+prior\s+to\s+the\s+)?(?P<ordinal>[a-z]+(?:-[a-z]+)?|\d{1,2}(?:st|nd|rd|th))"
-    r"\s+anniversary\b"
+    r"(?:\s*\(\s*\d{1,2}\s?(?:s\s?t|n\s?d|r\s?d|t\s?h)?\s*\))?\s+anniversary\b"
     r"|\b(?P<count>\d{1,2}|[a-z]+(?:-[a-z]+)?)(?:\s*\(\s*(?P<digits>\d{1,2})\s*\))?[\s-]+year"
     r"\s+anniversary\b",
     re.IGNORECASE,
@@ -218,6 +218,11 @@ _FROM_SIGNING = re.compile(
 )
 
 
+_ANCHORED = re.compile(
+    r"\b(?:from|after|following|anniversary\s+of)\s+(?:the\s+)?(?:effective\s+date|date\s+hereof"
+    r"|this\s+agreement|date\s+of\s+this\s+agreement)\b",
+    re.IGNORECASE,
+)
 # "the later of (a) twelve (12) months from the Launch Date or (b) ...": no length alone ends it.
 _ONE_OF_SEVERAL = re.compile(
     r"\b(?:longer|sooner|later|latest|earlier|earliest)\s+(?:of|to\s+occur)\b", re.IGNORECASE
@@ -242,4 +247,8 @@ def term_end(sentence: str, start: date | None, signed: date | None = None) -> d
         return date(begins.year, 12, 31)
     several = _ONE_OF_SEVERAL.search(sentence)
     months = _term_months(sentence[: several.start()] if several else sentence)
+    if months is None and several and _ANCHORED.search(sentence, several.end()):
+        # "the later of (i) five (5) years from the date hereof, or (ii) the completion of the
+        # Services": CUAD dates the term by the length when it runs from the agreement's start.
+        months = _term_months(sentence[several.end() :])
     return add_months(begins, months) if months else None
