@@ -36,6 +36,7 @@ from charmelio.contract import (
     Party,
     TopicClause,
 )
+from llm_worker._jurisdictions import jurisdiction_forms
 from llm_worker._provider import ProviderOutput
 
 _UNIFIED = {
@@ -271,7 +272,9 @@ def verify_evidence(pages: ParsedPages, output: ProviderOutput) -> VerifiedEvide
     values: dict[str, str | None] = {}
     for name in ("governing_law", "term_length", "renewal_term", "renewal_notice_period"):
         value = getattr(output, name)
-        grounded = value is None or _grounded(index, value)
+        # A jurisdiction is grounded by any way of writing it ("PRC" for the People's Republic).
+        forms = jurisdiction_forms(value) if name == "governing_law" and value else [value]
+        grounded = value is None or any(_grounded(index, form) for form in forms if form)
         values[name] = value if grounded else None
         if not grounded:
             fields_dropped.append(name)

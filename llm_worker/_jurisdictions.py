@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Jurisdiction", "find_jurisdiction", "mentions_jurisdiction"]
+__all__ = ["Jurisdiction", "find_jurisdiction", "jurisdiction_forms", "mentions_jurisdiction"]
 
 _US_STATES = [
     "Alabama",
@@ -124,6 +124,47 @@ _COUNTRIES = [
     "British Virgin Islands",
     "Bermuda",
     "United States",
+    "Papua New Guinea",
+    "Colombia",
+    "Kazakhstan",
+    "Russian Federation",
+    "Russia",
+    "Ukraine",
+    "Poland",
+    "Czech Republic",
+    "Hungary",
+    "Greece",
+    "Portugal",
+    "Turkey",
+    "Cyprus",
+    "Malta",
+    "Liechtenstein",
+    "Monaco",
+    "Iceland",
+    "South Africa",
+    "Egypt",
+    "United Arab Emirates",
+    "Saudi Arabia",
+    "Qatar",
+    "Philippines",
+    "Malaysia",
+    "Indonesia",
+    "Thailand",
+    "Vietnam",
+    "Pakistan",
+    "Nigeria",
+    "Kenya",
+    "Argentina",
+    "Chile",
+    "Peru",
+    "Venezuela",
+    "Panama",
+    "Costa Rica",
+    "Bahamas",
+    "Barbados",
+    "Jersey",
+    "Guernsey",
+    "Isle of Man",
 ]
 # What drafters write instead of the name: "English law", "PRC Laws", "Chinese law".
 _ALIASES = {
@@ -148,6 +189,21 @@ _ALIASES = {
     "United States of America": "United States",
     "U.S.A.": "United States",
     "Commonwealth of Massachusetts": "Massachusetts",
+    "R.O.C.": "Taiwan",
+    "Republic of China": "Taiwan",
+    "Colombian": "Colombia",
+    "Mexican": "Mexico",
+    "Italian": "Italy",
+    "Spanish": "Spain",
+    "Swedish": "Sweden",
+    "Danish": "Denmark",
+    "Norwegian": "Norway",
+    "Finnish": "Finland",
+    "Belgian": "Belgium",
+    "Austrian": "Austria",
+    "Russian": "Russia",
+    "Brazilian": "Brazil",
+    "Singaporean": "Singapore",
 }
 _ADJECTIVES = frozenset(
     word.casefold()
@@ -164,6 +220,19 @@ _ADJECTIVES = frozenset(
         "Irish",
         "Indian",
         "Korean",
+        "Colombian",
+        "Mexican",
+        "Italian",
+        "Spanish",
+        "Swedish",
+        "Danish",
+        "Norwegian",
+        "Finnish",
+        "Belgian",
+        "Austrian",
+        "Russian",
+        "Brazilian",
+        "Singaporean",
     ]
 )
 _NAMES: dict[str, str] = {
@@ -189,13 +258,23 @@ _MENTION = re.compile(
 # "Washington" in "the laws of the State of Washington" beats "United States" in "the United
 # States Trademark Act" earlier in the same sentence.
 _AFTER_LAWS = re.compile(
-    r"\blaws?[\s\u00a0]+(?:(?:in[\s\u00a0]+force[\s\u00a0]+)?(?:of|in)|applicable[\s\u00a0]+in|"
+    r"\b(?:laws?|legislation)[\s\u00a0]+(?:(?:in[\s\u00a0]+force[\s\u00a0]+)?(?:of|in)|applicable[\s\u00a0]+in|"
     r"prevailing[\s\u00a0]+in)?[\s\u00a0,]*(?:the[\s\u00a0]+)?"
     r"(?:(?:state|commonwealth|province|republic|kingdom|government|federal[\s\u00a0]+republic)"
     r"[\s\u00a0]+of[\s\u00a0]+)?(?:the[\s\u00a0]+)?$",
     re.IGNORECASE,
 )
-_BEFORE_LAW = re.compile(r"[\s\u00a0]+(?:substantive[\s\u00a0]+)?laws?\b", re.IGNORECASE)
+_BEFORE_LAW = re.compile(
+    r"[\s\u00a0]+(?:substantive[\s\u00a0]+|private[\s\u00a0]+)?laws?\b", re.IGNORECASE
+)
+# "the laws of the United States and the State of Florida": the state's law governs the contract,
+# the federal law only where it applies anyway.
+_AND_STATE = re.compile(
+    r"^(?:[\s\u00a0]+of[\s\u00a0]+america)?[\s\u00a0,]+(?:and|as[\s\u00a0]+well[\s\u00a0]+as)"
+    r"[\s\u00a0]+(?:of[\s\u00a0]+)?(?:the[\s\u00a0]+)?(?:(?:state|commonwealth)[\s\u00a0]+of"
+    r"[\s\u00a0]+)?(?:the[\s\u00a0]+)?$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -225,8 +304,15 @@ def find_jurisdiction(sentence: str) -> Jurisdiction | None:
     mentions = [m for m in mentions if not _is_adjective_elsewhere(sentence, m)]
     if not mentions:
         return None
-    for mention in mentions:
+    for number, mention in enumerate(mentions):
         if _AFTER_LAWS.search(sentence[max(0, mention.start - 80) : mention.start]):
+            following = mentions[number + 1] if number + 1 < len(mentions) else None
+            if (
+                mention.name == "United States"
+                and following is not None
+                and _AND_STATE.match(sentence[mention.end : following.start])
+            ):
+                return following
             return mention
     for mention in mentions:
         if _BEFORE_LAW.match(sentence, mention.end):
@@ -239,3 +325,9 @@ def _is_adjective_elsewhere(sentence: str, mention: Jurisdiction) -> bool:
     """ "English" names a jurisdiction before "law", not in "the English language"."""
     surface = sentence[mention.start : mention.end]
     return surface.casefold() in _ADJECTIVES and _BEFORE_LAW.match(sentence, mention.end) is None
+
+
+def jurisdiction_forms(name: str) -> list[str]:
+    """The ways a contract may write a jurisdiction: "People's Republic of China" is also "PRC",
+    "England" also "English" (law), so a document that says "PRC Laws" grounds the usual name."""
+    return [name, *(alias for alias, usual in _ALIASES.items() if usual == name)]

@@ -50,17 +50,28 @@ _STOPS_RENEWAL = re.compile(
 # Agreement", "continuing thereafter indefinitely", "in perpetuity": about the agreement's own
 # term, with no date (CUAD's "Perpetual").
 _PERPETUAL = re.compile(
-    r"\b(?:this\s+(?:\w+\s+)?agreement|the\s+term)\b[^.;]{0,160}?\b(?:shall|will|to)\s+"
-    r"(?:(?:thereafter\s+)?(?:continue|remain|extend|be\s+in\s+effect))\b[^.;]{0,80}?"
-    r"\b(?:until\s+(?:(?:it\s+is\s+)?(?:terminated|the\s+(?:expiration|termination|last))"
-    r"|such\s+time\s+as|either\s+party\s+terminates)|indefinitely|in\s+perpetuity|perpetual(?:ly)?)"
+    r"\b(?:this\s+(?:\w+\s+){0,2}agreement|the\s+term)\b[^.;]{0,160}?\b(?:(?:shall|will|to)\s+)?"
+    r"(?:(?:thereafter\s+)?(?:continues?|remains?|extends?|be\s+in\s+effect|be\s+valid))\b"
+    r"[^.;]{0,80}?\b(?:until\s+(?:(?:it\s+is\s+)?(?:terminated|the\s+(?:expiration|termination|last))"
+    r"|termination\b|such\s+time\s+as|(?:either|any|one|a)\s+party\s+(?:terminates|gives|provides"
+    r"|informs|elects|notifies))|unless\s+and\s+until\s+(?:either|any|one|a)\s+party"
+    r"|indefinitely|(?:in|for)\s+perpetuity|perpetual(?:ly)?"
+    r"|for\s+an?\s+(?:indefinite|unlimited)\s+(?:period|term|duration))"
     r"|\b(?:this\s+agreement|the\s+term)\b[^.;]{0,40}?\bis\s+perpetual\b"
+    r"|\b(?:this\s+agreement|the\s+term)\b[^.;]{0,120}?\bwill\s+end\s+(?:only\s+)?(?:when|upon|if)\s+"
+    r"(?:it\s+is\s+)?terminated\b"
+    r"|\b(?:this\s+agreement|the\s+term)\b[^.;]{0,60}?\b(?:entered\s+into|valid|concluded)\s+for\s+"
+    r"an?\s+(?:indefinite|unlimited)\s+(?:period|term)"
     r"|\bcontinuing\s+(?:thereafter\s+)?indefinitely\b",
     re.IGNORECASE,
 )
-# "a perpetual license", "the licenses granted ... shall continue in perpetuity": a licence's term.
+# "a perpetual license", "the licenses granted ... shall continue in perpetuity": a licence's term;
+# "This Agreement and the license granted herein shall remain effective until terminated" is the
+# agreement's.
 _LICENSED = re.compile(
-    r"\bperpetual[^.;]{0,40}\blicen[cs]e|\blicen[cs]es?\s+(?:granted|hereunder)\b", re.IGNORECASE
+    r"\bperpetual[^.;]{0,40}\blicen[cs]e"
+    r"|(?<!agreement and )(?<!agreement and the )\blicen[cs]es?\s+(?:granted|hereunder)\b",
+    re.IGNORECASE,
 )
 
 

@@ -10,7 +10,6 @@ same input always gives the same output.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from llm_worker._provider import (
 )
 from llm_worker._renewal import is_perpetual, renewal_notice_period, renewal_term
 from llm_worker._sentences import Sentence, split_sentences
+from llm_worker._term import states_term, term_end
 
 RULES_MODEL = "rules-v2"
 
@@ -55,16 +55,23 @@ _SUMMARY_QUOTE_CHARS = 160
 # A sentence that chooses a law: "governed by ... laws", "governing law ...", "English law
 # governs"; not "a corporation organized under the laws of Delaware".
 _CHOOSES_LAW = re.compile(
-    r"\bgovern(?:ed|s|ing)?\b[^.;]{0,250}\blaws?\b|\blaws?\b[^.;]{0,120}\bgovern"
-    r"|\b(?:construed|interpreted)\b[^.;]{0,200}\blaws?\b",
+    r"\bgovern(?:ed|s|ing)?\b[^.;]{0,250}\b(?:laws?|legislation)\b|\blaws?\b[^.;]{0,120}\bgovern"
+    r"|\b(?:construed|interpreted)\b[^.;]{0,200}\blaws?\b"
+    r"|\blaws?\s+of\b[^.;]{0,80}\bappl(?:y|ies)\b",
     re.IGNORECASE,
+)
+# The agreement itself is what the law governs: "This Agreement shall be construed in accordance
+# with the laws of New York", not "counsel's opinion shall be limited to matters governed by the
+# laws of Tennessee" in the same contract.
+_AGREEMENT_GOVERNED = re.compile(
+    r"\b(?:this|the)\s+(?:[\w-]+\s+){0,3}(?:agreement|contract)\b[^.]{0,200}?"
+    r"\b(?:governed|construed|interpreted|enforced|governs|subject\s+to)\b",
+    re.IGNORECASE,
+)
+_LAW_HEADING = re.compile(
+    r"\bgoverning\s+law\b|\b(?:applicable|controlling|choice\s+of)\s+law\b", re.IGNORECASE
 )
 _NOT_CHOOSING = re.compile(r"\b(?:organi[sz]ed|incorporated|existing|formed)\s+under\b", re.I)
-_TERM_END = re.compile(
-    r"\b(?:expire|until|through|end(?:s|ing)?\s+on|terminate\s+on|later\s+than)\s+(?:on\s+)?"
-    r"(?:the\s+)?",
-    re.IGNORECASE,
-)
 _TERM_LENGTH = re.compile(
     r"\b(?:term|period)\s+of\s+(?P<a>(?:[a-z-]+\s+)?\(\d+\)\s+(?:years?|months?)|\d+\s+(?:years?"
     r"|months?)|[a-z-]+\s+(?:years?|months?))\b"
@@ -77,24 +84,24 @@ def _collapsed(text: str) -> str:
     return " ".join(text.split())
 
 
-def _governing_law(candidates: Iterable[str], document: str) -> tuple[str, str] | None:
-    """The jurisdiction of the first candidate sentence that chooses one, and that sentence.
+def _governing_law(candidates: Iterable[str]) -> tuple[str, str] | None:
+    """The jurisdiction's usual name ("People's Republic of China" for "PRC Laws", "England" for
+    "English law") and the sentence that chooses it.
 
-    Its usual name is given when the document spells out its words ("People's Republic of
-    China" for "PRC Laws" in a contract that defines the PRC); otherwise the words the sentence
-    uses, so that the evidence check, which wants every word in the document, keeps it.
+    The first candidate that says the agreement is governed by it wins; then the first under a
+    "Governing Law" heading (a summary table's "Governing Law: ..." restates the clause); then the
+    first that names a jurisdiction at all.
     """
+    ranked: dict[int, tuple[str, str]] = {}
     for sentence in candidates:
         found = find_jurisdiction(sentence)
         if found is None:
             continue
-        if all(
-            re.search(rf"(?<!\w){re.escape(word)}(?!\w)", document, re.IGNORECASE)
-            for word in found.name.replace("'s", "").split()
-        ):
+        if _AGREEMENT_GOVERNED.search(sentence):
             return found.name, sentence
-        return _collapsed(sentence[found.start : found.end]), sentence
-    return None
+        rank = 1 if _LAW_HEADING.search(sentence) else 2
+        ranked.setdefault(rank, (found.name, sentence))
+    return ranked[min(ranked)] if ranked else None
 
 
 def _law_sentences(clauses: list[ClauseSentence]) -> Iterator[str]:
@@ -116,7 +123,39 @@ def _gives_effect(dated: AgreementDate | None, pages: ParsedPages) -> bool:
     """
     if dated is None:
         return False
-    return dated.says_effective or _EFFECTIVE_DATE_TERM.search(pages.full_text()) is not None
+    if dated.says_effective:
+        return True
+    text = pages.full_text()
+    if _EFFECT_FROM_OPENING.search(text):
+        return True
+    return _EFFECTIVE_DATE_TERM.search(text) is not None and _EFFECT_BY_EVENT.search(text) is None
+
+
+# "This Agreement shall become effective on the date first written above", "The Term shall
+# commence on the date of this Agreement", "is to be effective as of the date first listed above":
+# the opening's date is the effective date even when the contract has no "Effective Date".
+_EFFECT_FROM_OPENING = re.compile(
+    r"\b(?:agreement|term)\b[^.;]{0,60}?\b(?:becomes?|be|is)?\s*(?:effective|commenc\w*|begins?"
+    r"|take\s+effect|come\s+into\s+(?:force|effect))\s+(?:on|as\s+of|from|upon)\s+the\s+(?:date"
+    r"\s+(?:first\s+(?:written|set\s+forth|listed|stated|above)|hereof|of\s+this\s+agreement)"
+    r"|day\s+and\s+year\s+first)",
+    re.IGNORECASE,
+)
+
+
+# The contract dates its effect by an event, not by the opening's date: '"Effective Date" means
+# the Closing Date', "effective as of the later of the dates beneath the signatures", "shall become
+# effective when counterparts have been signed". CUAD then gives no effective date.
+_EFFECT_BY_EVENT = re.compile(
+    r"\beffective\s+date[\"\u201d]?\)?\s*(?:of\s+this\s+agreement\s+)?(?:shall\s+)?(?:mean|means"
+    r"|has\s+the\s+meaning|shall\s+be|is)\s+(?:(?:of|given\s+to|ascribed\s+to|set\s+forth\s+for)\s+)?"
+    r"(?:the\s+)?[\"\u201c]?(?:later|last|closing|date\s+(?:of|on\s+which|upon\s+which|that|when)"
+    r"\s+(?:the\s+)?(?:last|closing|signature|execution|both|all|each))"
+    r"|\b(?:become|becomes|be)\s+effective\s+(?:only\s+)?(?:when|upon|on)\s+(?:the\s+)?"
+    r"(?:later|last|closing|execution\s+(?:and\s+delivery\s+)?(?:hereof|of\s+this)|signature)"
+    r"|\beffective\s+as\s+of\s+the\s+(?:later|last)\s+of\s+the\s+dates?\b",
+    re.IGNORECASE,
+)
 
 
 def _effective_date(dated: AgreementDate | None, pages: ParsedPages) -> date | None:
@@ -150,61 +189,18 @@ def _stated_effective_date(sentences: Iterable[Sentence]) -> tuple[date, Sentenc
     return None
 
 
-def _term_end_date(sentence: str) -> date | None:
-    for cue in _TERM_END.finditer(sentence):
-        found = DATE.match(sentence, cue.end())
-        if found:
-            return parse_date(found)
+def _expiration(
+    sentences: Iterable[Sentence], start: date | None, signed: date | None
+) -> tuple[date, Sentence] | None:
+    """The date the term ends, from the first sentence about the agreement's term that states
+    it or its length (see `term_end`), with that sentence."""
+    for sentence in sentences:
+        if not states_term(sentence.text):
+            continue
+        ends = term_end(sentence.text, start, signed)
+        if ends is not None:
+            return ends, sentence
     return None
-
-
-_NUMBER_WORDS = {
-    word: value
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve".split()  # noqa: SIM905
-    )
-} | {"fifteen": 15, "twenty": 20, "twenty-five": 25, "thirty": 30, "thirty-six": 36}
-# "a term of five (5) years from the Effective Date", "an initial period of 36 months commencing
-# on the date hereof", "for three years after the date of this Agreement".
-_TERM_FROM_START = re.compile(
-    r"\b(?:term|period|for)\b[^.;]{0,40}?\b(?P<count>\d{1,3}|[a-z]+(?:-[a-z]+)?)"
-    r"(?:\s*\(\s*(?P<digits>\d{1,3})\s*\))?\s+(?P<unit>years?|months?)\b"
-    r"[^.;]{0,30}?\b(?:from|after|following|commencing(?:\s+on)?|beginning(?:\s+on)?|starting)\s+"
-    r"(?:the\s+)?(?:effective\s+date|date\s+(?:hereof|of\s+this|first\s+written|of\s+execution)"
-    r"|execution|commencement\s+date|signing)",
-    re.IGNORECASE,
-)
-
-
-def _months_of_term(sentence: str) -> int | None:
-    """The length of a term that runs from the agreement's start, in months."""
-    match = _TERM_FROM_START.search(sentence)
-    if match is None:
-        return None
-    count = match.group("digits") or match.group("count")
-    value = int(count) if count.isdigit() else _NUMBER_WORDS.get(count.lower())
-    if not value:
-        return None
-    return value * 12 if match.group("unit").lower().startswith("year") else value
-
-
-def _add_months(start: date, months: int) -> date:
-    year, month = divmod(start.month - 1 + months, 12)
-    year += start.year
-    day = min(start.day, calendar.monthrange(year, month + 1)[1])
-    return date(year, month + 1, day)
-
-
-def _expiration(sentence: str, start: date | None) -> date | None:
-    """The date the term ends: stated ("until December 31, 2020"), or its length counted from the
-    agreement's date ("five (5) years from the Effective Date"), as CUAD's annotators did."""
-    stated = _term_end_date(sentence)
-    if stated is not None:
-        return stated
-    months = _months_of_term(sentence)
-    if months is None or start is None:
-        return None
-    return _add_months(start, months)
 
 
 def _term_length(sentence: str) -> str | None:
@@ -336,7 +332,7 @@ class RulesExtractor:
         governing_sources = [clauses[i].sentence.text for i in hits.get("Governing Law", [])] + [
             f.quote for f in findings if f.category == "Governing Law"
         ]
-        law = _governing_law(chain(governing_sources, _law_sentences(clauses)), pages.full_text())
+        law = _governing_law(chain(governing_sources, _law_sentences(clauses)))
         governing_law = law[0] if law else None
         expiration = self._field_source(clauses, hits, findings, "Expiration Date")
         quotes: dict[str, CandidateQuote] = {}
@@ -352,9 +348,16 @@ class RulesExtractor:
             if stated is not None:
                 effective = stated[0]
                 quotes["effective_date"] = CandidateQuote(stated[1].text, stated[1].page)
-        ends = _expiration(expiration.text, dated.value if dated else None) if expiration else None
-        if ends is not None and expiration is not None:
-            quotes["termination_date"] = CandidateQuote(expiration.text, expiration.page)
+        # The expiration rule's and findings' sentences first, then any sentence that sets the
+        # agreement's term; a length counts from the effective date, as CUAD's annotators count.
+        term_sentences = self._field_sources(clauses, hits, findings, "Expiration Date")
+        term_sentences += sentences
+        signed = dated.value if dated else None
+        term_end_read = _expiration(term_sentences, effective or signed, signed)
+        ends = term_end_read[0] if term_end_read else None
+        if term_end_read is not None:
+            source = term_end_read[1]
+            quotes["termination_date"] = CandidateQuote(source.text, source.page)
         perpetual = None if ends is not None else self._perpetual(clauses, expiration)
         if perpetual is not None:
             quotes["perpetual"] = CandidateQuote(perpetual.text, perpetual.page)

@@ -12,6 +12,7 @@ from llm_worker import RulesExtractor, extract_verified
 from llm_worker._jurisdictions import find_jurisdiction
 from llm_worker._preamble import find_agreement_date, find_parties, find_title
 from llm_worker._renewal import is_perpetual, renewal_notice_period, renewal_term
+from llm_worker._term import states_term, term_end
 from operator_tools.evaluation._fields import duration_of, governing_law_correct
 
 
@@ -281,3 +282,230 @@ def test_an_effective_date_stated_in_the_body_beats_the_date_of_signing() -> Non
     assert result.field_evidence["effective_date"].quote == (
         "This Agreement shall be effective as of July 1, 2010 and shall last three years."
     )
+
+
+START = date(2019, 3, 27)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "ends"),
+    [
+        # A date the sentence gives as the end.
+        (
+            "The term of this Agreement will begin on April 1, 2018 and continue until April 30,"
+            " 2018.",
+            date(2018, 4, 30),
+        ),
+        (
+            'The "Initial Term" shall commence upon the Effective Date and shall expire on '
+            "March 31, 2011.",
+            date(2011, 3, 31),
+        ),
+        (
+            "The term of this Agreement will continue until the earlier of (i) December 31, 2022, "
+            "(ii) the termination of the Studio Lease.",
+            date(2022, 12, 31),
+        ),
+        (
+            '"Term" means the end of the two year period from the Effective Date to 31 July 2013.',
+            date(2013, 7, 31),
+        ),
+        # A length, counted from the effective date (`START`) or the start the sentence names.
+        (
+            "This Agreement shall become effective on the date first written above and shall "
+            "continue in effect for a period of Three (3) years.",
+            date(2022, 3, 27),
+        ),
+        (
+            "The Term of this Agreement shall commence on the Effective Date and continue for "
+            "twenty (20) years, unless sooner terminated.",
+            date(2039, 3, 27),
+        ),
+        (
+            "The term of this Agreement shall be twenty (20) years, commencing on January 1, 2016.",
+            date(2036, 1, 1),
+        ),
+        (
+            "The initial term of this Agreement shall commence on the Effective Date and end on "
+            "the fifth anniversary of the Effective Date.",
+            date(2024, 3, 27),
+        ),
+        (
+            "INITIAL TERM shall mean the Effective Date through the day prior to the second "
+            "anniversary of the Effective Date.",
+            date(2021, 3, 27),
+        ),
+        (
+            "Unless sooner terminated, this Agreement will continue in full force beginning on the "
+            'Effective Date and ending two (2) years thereafter ("Term").',
+            date(2021, 3, 27),
+        ),
+        (
+            "This agreement shall begin upon its execution and shall remain in effect until the "
+            "end of the current calendar year and shall be automatically renewed for successive "
+            "one (1) year periods.",
+            date(2019, 12, 31),
+        ),
+    ],
+)
+def test_the_end_of_the_term(sentence: str, ends: date | None) -> None:
+    read = term_end(sentence, START) if states_term(sentence) else None
+    assert read == ends
+
+
+def test_a_term_counted_from_the_date_hereof_starts_on_the_agreement_s_date() -> None:
+    sentence = (
+        "Unless earlier terminated, the term of this Agreement shall end on the seventh "
+        "anniversary of the date hereof."
+    )
+    assert term_end(sentence, date(2001, 12, 1), signed=date(2001, 11, 28)) == date(2008, 11, 28)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "This article 11 shall survive the termination of this Agreement for a period of two (2) "
+        "years.",
+        "During the term of this Agreement and for a period of two (2) years thereafter, Client "
+        "will not solicit the services of any of Developer's employees.",
+        "The representations and warranties in this Agreement shall terminate one year from the "
+        "Closing Date.",
+        "If after three years from the Effective Date of this Agreement, WPD fails to use "
+        "reasonable efforts, CNS shall have the right to terminate this Agreement.",
+        "Licensee may sell its inventory within twelve (12) months following expiration of this "
+        "Agreement.",
+    ],
+)
+def test_a_length_that_is_not_the_agreement_s_term(sentence: str) -> None:
+    assert not states_term(sentence) or term_end(sentence, START) is None
+
+
+def test_the_later_of_a_length_and_an_event_has_no_date() -> None:
+    sentence = (
+        "The term of this Agreement shall begin on the Effective Date and will not end until the "
+        "later of (a) twelve (12) months from the Launch Date; or (b) the date the impressions "
+        "are displayed."
+    )
+    assert states_term(sentence)
+    assert term_end(sentence, START) is None
+
+
+def test_expiration_is_read_from_the_term_clause_with_its_quote() -> None:
+    text = (
+        "HOSTING AGREEMENT\nThis Hosting Agreement is made as of March 14, 2018 by and between "
+        'Alpha Corp. ("Client") and Beta LLC ("Provider").\n\n'
+        "7. Confidentiality. The obligations of this Section survive for a period of five (5) "
+        "years after the termination of this Agreement.\n\n"
+        "10. Term. This Agreement shall commence as of the Effective Date and shall continue in "
+        'effect for one (1) year, unless earlier terminated (the "Initial Term").'
+    )
+    result = extract_verified(_pages(text), RulesExtractor()).result
+    assert result.termination_date == date(2019, 3, 14)
+    assert result.field_evidence["termination_date"].quote.startswith(
+        "This Agreement shall commence as of the Effective Date"
+    )
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The term of this Agreement commences on the Effective Date and continues in perpetuity, "
+        "unless termination occurs pursuant to Section 4.2.",
+        "The term of this Agreement will commence on the date the form is approved and will end "
+        "when terminated by either party.",
+        "This Agreement shall continue in effect until either Party informs the other Party with "
+        "thirty (30) day prior written notice of termination of this Agreement.",
+        "This Agreement and the license granted herein shall remain effective until terminated.",
+        "This Agreement will commence on the Effective Date and will continue until termination as "
+        "provided below.",
+        "This Agreement is entered into for an unlimited period of time.",
+        "This Agreement shall be valid for an indefinite period.",
+    ],
+)
+def test_more_ways_of_saying_until_terminated(sentence: str) -> None:
+    assert is_perpetual(sentence)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "jurisdiction"),
+    [
+        (
+            "This Agreement shall be governed in all respects by the laws of the United States and "
+            "the State of Florida, except for conflict of laws provisions.",
+            "Florida",
+        ),
+        (
+            "This Agreement shall be governed by the laws of the United States of America and of "
+            "the State of Texas.",
+            "Texas",
+        ),
+        ("This Agreement shall be governed by the laws of the United States.", "United States"),
+        (
+            "Even with foreign publishers, the law of the Federal Republic of Germany applies.",
+            "Germany",
+        ),
+        ("The relation is governed by the regulations of Colombian private law.", "Colombia"),
+        (
+            "Relations of the Parties shall be governed by the legislation of the Republic of "
+            "Kazakhstan in force.",
+            "Kazakhstan",
+        ),
+        (
+            "This agreement will be construed in accordance with the laws of Papua New Guinea.",
+            "Papua New Guinea",
+        ),
+    ],
+)
+def test_more_governing_law_wordings(sentence: str, jurisdiction: str) -> None:
+    found = find_jurisdiction(sentence)
+    assert found is not None
+    assert found.name == jurisdiction
+
+
+def test_the_law_that_governs_the_agreement_beats_other_laws_named_with_govern() -> None:
+    text = (
+        "AGENCY AGREEMENT\nThis Agency Agreement is made as of May 1, 2009 by and between Alpha "
+        'Corp. ("Company") and Beta LLC ("Agent").\n\n'
+        "Such counsel's opinion shall be limited to matters governed by federal laws and by the "
+        "laws of Tennessee.\n\n"
+        "17. Construction. This Agreement shall be construed in accordance with the laws of the "
+        "State of New York without regard to principles of conflicts of law."
+    )
+    result = extract_verified(_pages(text), RulesExtractor()).result
+    assert result.governing_law == "New York"
+    assert "laws of the State of New York" in result.field_evidence["governing_law"].quote
+
+
+def test_the_usual_name_of_a_jurisdiction_the_contract_abbreviates() -> None:
+    text = (
+        "CONTENT LICENSE AGREEMENT\nThis Agreement is made as of November 24, 2009 by and between "
+        'Alpha Limited ("Party A") and Beta Co., Ltd. ("Party B").\n\n'
+        "11.1 The execution, validity and interpretation of this Agreement shall be governed by "
+        "the PRC Law."
+    )
+    result = extract_verified(_pages(text), RulesExtractor()).result
+    assert result.governing_law == "People's Republic of China"
+    assert "governing_law" not in result.fields_dropped
+
+
+def test_an_effective_date_defined_by_an_event_is_not_the_opening_s_date() -> None:
+    text = (
+        "LICENSE AGREEMENT\nThis License Agreement is made as of July 23, 2009 by and between "
+        'Alpha Corp. ("Licensor") and Beta LLC ("Licensee").\n\n'
+        '1.1 "Effective Date" means the Closing Date as set forth in the Share Purchase Agreement.'
+    )
+    result = extract_verified(_pages(text), RulesExtractor()).result
+    assert result.agreement_date == date(2009, 7, 23)
+    assert result.effective_date is None
+
+
+def test_an_agreement_effective_on_the_date_first_written_above() -> None:
+    text = (
+        "DISTRIBUTOR AGREEMENT\nThis Distributor Agreement is made as of August 1, 2019 by and "
+        'between Alpha Corp. ("Company") and Beta LLC ("Distributor").\n\n'
+        "12. This Agreement shall become effective on the date first written above and shall "
+        "continue in effect for a period of three (3) years."
+    )
+    result = extract_verified(_pages(text), RulesExtractor()).result
+    assert result.effective_date == date(2019, 8, 1)
+    assert result.termination_date == date(2022, 8, 1)

@@ -48,10 +48,9 @@ def test_sample_parties_dates_and_topics() -> None:
         "Florida Chemical Company, LLC",
         "Flotek Chemistry, LLC",
     ]
-    # "entered into as of February 28, 2019" and no Effective Date anywhere: the agreement's date,
-    # not an effective date (CUAD answers this one 2/28/19, but leaves most such contracts blank;
-    # the rule is the one that is right more often on the training contracts, docs/extraction.md).
-    assert output.effective_date is None
+    # "entered into as of February 28, 2019", no Effective Date anywhere, but 'The "Term" shall
+    # begin on the date hereof': the agreement's date is when it takes effect (CUAD: 2/28/19).
+    assert str(output.effective_date) == "2019-02-28"
     assert str(output.termination_date) == "2023-12-31"
     by_category = {f.category: f.quote for f in output.findings}
     assert by_category["Document Name"] == "SUPPLY AGREEMENT"
