@@ -72,12 +72,25 @@ _LEADING_AND = re.compile(
 )
 # After a description such as ", a Delaware corporation, with offices at ... 10017 and Exact ...".
 _BARE_AND = re.compile(r"\s\band\s+(?=[A-Z])")
+# The words that end a company's name: "Inc.", "S.A.", "GmbH", "Pty Ltd".
+_COMPANY_FORM = (
+    r"(?:inc|incorporated|llc|l\.l\.c|ltd|limited|co|corp|corporation|company|plc|lp|l\.p|llp"
+    r"|l\.l\.p|pllc|n\.a|s\.a|sa|ag|gmbh|b\.v|bv|n\.v|nv|pty|pte|srl|s\.r\.l|spa|s\.p\.a|sas"
+    r"|sarl|ab|a/s|oy|kk|k\.k|ulc|ltda|lda|s/a|fsb|g\.i\.e)\.?"
+)
 _DESCRIPTOR = re.compile(
     r",?\s+an?\s+(?=\S)|,\s*(?:having|located|with|whose|organi[sz]ed|incorporated|doing|residing|"
     r"acting|on\s+behalf)\b|\s*\(|\n\s*\n"
-    r"|,?\s+(?:with|having|whose|located|domiciled)\s+(?:its|a|an|their|his|her|offices?|"
+    r"|,?\s+(?:with|having|whose|located|domiciled)\s+(?:its|a|an|at|in|their|his|her|offices?|"
     r"principal|registered|address|place)\b|,\s+(?=\d)|,?\s+c/o\b|,\s+(?:hereinafter|herein)\b"
+    # ", the organisation within ...", ", registration nr ...": a description in lower case, but
+    # not the company form of "salesforce.com, inc." nor "LLC, d/b/a SHI FARMS".
+    rf"|,\s+(?=[a-z])(?!{_COMPANY_FORM}(?![\w/])|[a-z]/[a-z]|dba\b|aka\b|fka\b)"
+    # An address: "Celebrity Speakers of 90 High Street".
+    r"|\s+of\s+(?=\d)"
 )
+# The town after a company's form: "Tigrent Learning UK Limited of Boston House".
+_FORM_OF_PLACE = re.compile(rf"\b(?i:{_COMPANY_FORM})(?P<place>\s+of\s+)(?=[A-Z])")
 # "(1) Apollo Endosurgery", "● Goosehead ...", "a. Company": list markers before a name.
 _LIST_MARKER = re.compile(r"(?:\(?[0-9a-z]{1,2}[.)]|[\u2022\u25cf\u25aa*-])[ \t\u00a0]+")
 _ROLES = frozenset(
@@ -209,6 +222,9 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
     descriptor = _DESCRIPTOR.search(page.text, start, end)
     if descriptor:
         end = descriptor.start()
+    place = _FORM_OF_PLACE.search(page.text, start, end)
+    if place:
+        end = place.start("place")
     while end > start and page.text[end - 1] in " \t\u00a0\n,;:":
         end -= 1
     lead = _NAME_LEAD.match(page.text, start, end)
@@ -217,6 +233,9 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
     tail = _NAME_TAIL.search(page.text, start, end)
     if tail:
         end = tail.start()
+    described = _DESCRIBED_NAME.match(page.text, start, end)
+    if described and described.group("word") not in _SENTENCE_WORDS | _DESCRIPTION_WORDS:
+        start = described.end()
     name = page.text[start:end]
     if not (2 <= len(name) <= 120) or not name[0].isalnum() or len(name.split()) > 12:
         return None
@@ -231,6 +250,16 @@ _NAME_LEAD = re.compile(
     r"(?:(?:is\s+)?(?:entered\s+into\s+)?(?:by\s+and\s+)?(?:between|among|by)\s+"
     r"|c/o\s+|party\s+[a-z]\s*:\s*)",
     re.IGNORECASE,
+)
+# A few words that say who the party is before its name: "agent for Robbie Fowler", "professional
+# golfer, TOM WATSON".
+_DESCRIBED_NAME = re.compile(
+    r"(?P<word>[a-z][\w'\-]*)(?:[ \t\u00a0\n]+[a-z][\w'\-]*){0,2},?[ \t\u00a0\n]+(?=[A-Z])"
+)
+# Not who the party is but what it is or where: "as Administrator for ...", "registered in ...".
+_DESCRIPTION_WORDS = frozenset(
+    {"as", "dated", "registered", "incorporated", "organized", "organised", "formed", "being"}
+    | {"acting", "located", "having", "whose", "with", "at", "from", "under", "pursuant"}
 )
 # "Capsugel US, LLC and its Affiliates": the party is the company.
 _NAME_TAIL = re.compile(
@@ -248,14 +277,42 @@ _SENTENCE_WORDS = frozenset(
 
 
 def _looks_like_a_name(name: str) -> bool:
-    return name.split()[0] not in _SENTENCE_WORDS and _NOT_A_NAME.search(name) is None
+    first = name.split()[0]
+    # A name's first word has a capital, a digit or a dot ("iShip.com", "salesforce.com, inc."); a
+    # sentence's ("pursuant to licenses issued by ...", "incorporates by reference ...") has none.
+    named = any(char.isupper() or char.isdigit() or char == "." for char in first.rstrip(".,"))
+    return named and first not in _SENTENCE_WORDS and _NOT_A_NAME.search(name) is None
+
+
+# A full stop before a capital: the end of the sentence that names the parties when the word before
+# it is lower case or a number, or a closing parenthesis or quote ('("Licensee"). Licensee wishes'),
+# never "Inc.", "Mr." or "Ave." (capitalised words), and not when the next words go on naming
+# ("Israel. Hereinafter referred to as", "Hong Kong. AND: Mr. Zheng").
+_FULL_STOP = re.compile(r"(?P<word>\S*)\.[ \t\u00a0\n]+(?P<next>[A-Z]\w*)")
+_LAST_WORD = re.compile(r"(?:[a-z]{2,}|[0-9]+)|.*[)\"\u201d']")
+_GOES_ON = frozenset({"and", "hereinafter", "herein", "between", "among"})
+
+
+def _sentence_end(text: str, start: int, limit: int) -> int | None:
+    for stop in _FULL_STOP.finditer(text, start, limit):
+        if _LAST_WORD.fullmatch(stop.group("word")) and stop.group("next").lower() not in _GOES_ON:
+            return stop.end("word")
+    return None
+
+
+def _preamble_limit(page: PageText, anchor_end: int) -> int:
+    """Where the passage that names the parties ends: at its sentence's end, at the recitals, or
+    where the next "between" starts (a cover page's "between X and Y" before the preamble)."""
+    limit = min(len(page.text), anchor_end + _PREAMBLE_CHARS)
+    for pattern in (_PREAMBLE_END, _ANCHOR):
+        stop = pattern.search(page.text, anchor_end, limit)
+        if stop:
+            limit = stop.start()
+    return _sentence_end(page.text, anchor_end, limit) or limit
 
 
 def _parties_after(page: PageText, anchor_end: int) -> list[PartyMention]:
-    limit = min(len(page.text), anchor_end + _PREAMBLE_CHARS)
-    stop = _PREAMBLE_END.search(page.text, anchor_end, limit)
-    if stop:
-        limit = stop.start()
+    limit = _preamble_limit(page, anchor_end)
     mentions: list[PartyMention] = []
     segment_start = anchor_end
     for alias in _ALIAS.finditer(page.text, anchor_end, limit):
