@@ -54,10 +54,14 @@ _ALIAS = re.compile(
     r"|\(\s*(?:hereinafter\s+(?:referred\s+to\s+as\s+|called\s+)?)?"
     r"(?P<bare>(?-i:[A-Z][\w&.\-]*(?:[ \t]+[A-Z][\w&.\-]*){0,3}))\s*\)"
     # Without parentheses: ', hereinafter referred to as "TKCI";'.
-    r"|\b(?:hereinafter|herein)\s+(?:referred\s+to\s+as|called)\s+(?:the\s+)?"
-    r"[\"\u201c\u201d]\s*(?P<plain>[^\"\u201c\u201d\n()]{1,60}?)\s*[\"\u201c\u201d]",
+    r"|\b(?:hereinafter|herein)\s+(?:referred\s+to\s+as|called(?:\s+as)?)\s+(?:the\s+)?"
+    r"[\"\u201c\u201d]\s*(?P<plain>[^\"\u201c\u201d\n()]{1,60}?)\s*[\"\u201c\u201d]"
+    # A capacity: "VERIZON ABS LLC, as Depositor", "Wells Fargo Bank, N.A., as Trustee".
+    r"|,[ \t\u00a0]+as[ \t\u00a0]+(?:the[ \t\u00a0]+)?"
+    r"(?P<role>(?-i:[A-Z][\w\-]*(?:[ \t\u00a0]+[A-Z][\w\-]*){0,3}))(?![\w\-])",
     re.IGNORECASE,
 )
+_ALIAS_GROUPS = ("alias", "bare", "plain", "role")
 _NOT_PARTY_ALIASES = frozenset(
     {"agreement", "amendment", "contract", "effective date", "parties", "party", "term"}
 )
@@ -71,7 +75,9 @@ _LEADING_AND = re.compile(
     r"[ \t\u00a0\n,;:-]*\band\b[ \t\u00a0]*(?:-|:)?[ \t\u00a0\n]*", re.IGNORECASE
 )
 # After a description such as ", a Delaware corporation, with offices at ... 10017 and Exact ...".
-_BARE_AND = re.compile(r"\s\band\s+(?=[A-Z])")
+_BARE_AND = re.compile(r"\s\b(?:and|And|AND),?\s+(?=[A-Z])")
+# "the laws of England and Wales": the "and" of a place's name.
+_PLACE_BEFORE = re.compile(r"\b(?:of|in|under)(?:\s+[A-Z][\w.]*){1,3}\s*$")
 # The words that end a company's name: "Inc.", "S.A.", "GmbH", "Pty Ltd".
 _COMPANY_FORM = (
     r"(?:inc|incorporated|llc|l\.l\.c|ltd|limited|co|corp|corporation|company|plc|lp|l\.p|llp"
@@ -82,15 +88,27 @@ _DESCRIPTOR = re.compile(
     r",?\s+an?\s+(?=\S)|,\s*(?:having|located|with|whose|organi[sz]ed|incorporated|doing|residing|"
     r"acting|on\s+behalf)\b|\s*\(|\n\s*\n"
     r"|,?\s+(?:with|having|whose|located|domiciled)\s+(?:its|a|an|at|in|their|his|her|offices?|"
-    r"principal|registered|address|place)\b|,\s+(?=\d)|,?\s+c/o\b|,\s+(?:hereinafter|herein)\b"
+    r"principal|registered|address|place)\b|,\s+(?=\d)|,?\s+c/o\b|,?\s+(?:hereinafter|herein)\b"
     # ", the organisation within ...", ", registration nr ...": a description in lower case, but
     # not the company form of "salesforce.com, inc." nor "LLC, d/b/a SHI FARMS".
     rf"|,\s+(?=[a-z])(?!{_COMPANY_FORM}(?![\w/])|[a-z]/[a-z]|dba\b|aka\b|fka\b)"
     # An address: "Celebrity Speakers of 90 High Street".
     r"|\s+of\s+(?=\d)"
 )
+# A word of a name that no defined term vouches for: capitalised ("Paul Silas"), a number, or one of
+# the small words names are joined with ("Bank of America", "Johnson & Johnson", "d/b/a").
+_NAME_WORD = re.compile(
+    rf"[^a-z]|(?:of|and|the|for|de|du|des|la|le|del|y|&|d/b/a|dba|f/k/a|a/k/a|{_COMPANY_FORM}),?$"
+)
+# A name that is a company's, for a passage that defines no party: "Axiometric, LLC".
+_ORGANISATION = re.compile(
+    rf"\b(?i:{_COMPANY_FORM}|university|bank|association|group|trust|fund|partners|holdings"
+    r"|technologies|enterprises|industries|international|foundation|institute)(?!\w)"
+)
 # The town after a company's form: "Tigrent Learning UK Limited of Boston House".
-_FORM_OF_PLACE = re.compile(rf"\b(?i:{_COMPANY_FORM})(?P<place>\s+of\s+)(?=[A-Z])")
+_FORM_OF_PLACE = re.compile(
+    rf"\b(?i:{_COMPANY_FORM})(?<!\.)(?P<place>\.?\s+of\s+(?=[A-Z])|\.?\s+(?=\d))"
+)
 # "(1) Apollo Endosurgery", "● Goosehead ...", "a. Company": list markers before a name.
 _LIST_MARKER = re.compile(r"(?:\(?[0-9a-z]{1,2}[.)]|[\u2022\u25cf\u25aa*-])[ \t\u00a0]+")
 _ROLES = frozenset(
@@ -203,17 +221,43 @@ def find_title(page: PageText) -> Found | None:
     return None
 
 
-def _party_name(page: PageText, start: int, end: int) -> Found | None:
+def _conjunctions(page: PageText, start: int, end: int) -> list[re.Match[str]]:
+    """The "and"s in this stretch that stand between two parties."""
     separators = list(_SEPARATOR.finditer(page.text, start, end))
-    leading_and = _LEADING_AND.match(page.text, start, end)
     if separators:
-        start = separators[-1].end()
-    elif leading_and:
-        start = leading_and.end()
-    elif page.text[start:end].lstrip().startswith(","):
-        bare = list(_BARE_AND.finditer(page.text, start, end))
-        if bare:
-            start = bare[-1].end()
+        return separators
+    leading_and = _LEADING_AND.match(page.text, start, end)
+    if leading_and:
+        return [leading_and]
+    # After a description ("..., a Delaware corporation, with offices at ... 10017 and Exact ..."),
+    # or after the previous party's defined term ('("Lifeway") with an address of ... and Ludmila').
+    descriptor = _DESCRIPTOR.search(page.text, start, end)
+    if descriptor is None:
+        return []
+    return [
+        bare
+        for bare in _BARE_AND.finditer(page.text, descriptor.end(), end)
+        if not _PLACE_BEFORE.search(page.text, max(0, bare.start() - 60), bare.start())
+    ]
+
+
+def _segment_names(page: PageText, start: int, end: int) -> tuple[list[Found], Found | None]:
+    """The names in the words before a defined term: the last is the one the term defines; any
+    before it ("between Alpha Corp., a Delaware corporation, and Beta LLC ("Beta")") have none."""
+    conjunctions = _conjunctions(page, start, end)
+    if not conjunctions:
+        return [], _party_name(page, start, end)
+    head = _party_name(page, start, conjunctions[0].start())
+    # Not an address ("202 South Wheeler Street, ...") left after the previous party's term.
+    heads = (
+        [head]
+        if head is not None and _looks_like_a_name(head.text) and not head.text[0].isdigit()
+        else []
+    )
+    return heads, _party_name(page, conjunctions[-1].end(), end)
+
+
+def _party_name(page: PageText, start: int, end: int) -> Found | None:
     while start < end and page.text[start] in " \t\u00a0\n,;:-":
         start += 1
     marker = _LIST_MARKER.match(page.text, start, end)
@@ -227,6 +271,9 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
         end = place.start("place")
     while end > start and page.text[end - 1] in " \t\u00a0\n,;:":
         end -= 1
+    dangling = _DANGLING.search(page.text, start, end)
+    if dangling:  # "NIGEL CROCKETT of (the "Employee")": the address was left blank
+        end = dangling.start()
     lead = _NAME_LEAD.match(page.text, start, end)
     if lead:
         start = lead.end()
@@ -236,6 +283,9 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
     described = _DESCRIBED_NAME.match(page.text, start, end)
     if described and described.group("word") not in _SENTENCE_WORDS | _DESCRIPTION_WORDS:
         start = described.end()
+    article = _ARTICLE.match(page.text, start, end)
+    if article:  # "between the TOWN OF VINTON, VIRGINIA"
+        start = article.end()
     name = page.text[start:end]
     if not (2 <= len(name) <= 120) or not name[0].isalnum() or len(name.split()) > 12:
         return None
@@ -251,15 +301,18 @@ _NAME_LEAD = re.compile(
     r"|c/o\s+|party\s+[a-z]\s*:\s*)",
     re.IGNORECASE,
 )
+_ARTICLE = re.compile(r"the[ \t\u00a0\n]+(?=[A-Z])")
+_DANGLING = re.compile(r"[ \t\u00a0\n,]+(?:of|at|and|the|whose)$")
 # A few words that say who the party is before its name: "agent for Robbie Fowler", "professional
 # golfer, TOM WATSON".
 _DESCRIBED_NAME = re.compile(
-    r"(?P<word>[a-z][\w'\-]*)(?:[ \t\u00a0\n]+[a-z][\w'\-]*){0,2},?[ \t\u00a0\n]+(?=[A-Z])"
+    r"(?P<word>[a-z][a-z'\-]*)(?:[ \t\u00a0\n]+[a-z][a-z'\-]*){0,2},?[ \t\u00a0\n]+(?=[A-Z])"
 )
 # Not who the party is but what it is or where: "as Administrator for ...", "registered in ...".
 _DESCRIPTION_WORDS = frozenset(
     {"as", "dated", "registered", "incorporated", "organized", "organised", "formed", "being"}
     | {"acting", "located", "having", "whose", "with", "at", "from", "under", "pursuant"}
+    | {"through", "represented", "signed", "care"}
 )
 # "Capsugel US, LLC and its Affiliates": the party is the company.
 _NAME_TAIL = re.compile(
@@ -268,7 +321,12 @@ _NAME_TAIL = re.compile(
 )
 # A sentence, not a name: it has a verb ("Distributor will maintain"), a label ("Address :"), or
 # opens with a function word ("to the other Party", "months. The Agreement may be renewed").
-_NOT_A_NAME = re.compile(r"\b(?:will|shall|must|agrees?)\b|\s:|:\s*[,-]")
+_NOT_A_NAME = re.compile(
+    r"\b(?:will|shall|must|agrees?|are|is|be|referred|collectively|individually|each)\b|\s:|:\s*[,-]"
+    # A document, not a party: "that certain Manufacturing Agreement", "Attachment C - Charges".
+    r"|\b(?-i:Agreement|AGREEMENT|Amendment|Attachment|Exhibit|EXHIBIT|Schedule|Appendix|Annex)\b",
+    re.IGNORECASE,
+)
 _SENTENCE_WORDS = frozenset(
     {"a", "an", "the", "to", "its", "his", "her", "their", "months", "which", "furnishing", "is"}
     | {"and", "or", "of", "in", "on", "for", "with", "by", "all", "any", "each", "such", "said"}
@@ -319,15 +377,53 @@ def _parties_after(page: PageText, anchor_end: int) -> list[PartyMention]:
         if alias.start() < segment_start:  # a second defined term inside the same parenthesis
             continue
         segment = (segment_start, alias.start())
-        close = page.text.find(")", alias.end(), limit)
+        group = next(g for g in _ALIAS_GROUPS if alias.group(g) is not None)
+        # 'hereinafter referred to as "Customer"' has no parenthesis to close.
+        close = page.text.find(")", alias.end(), limit) if group in ("alias", "bare") else -1
         segment_start = close + 1 if close >= 0 else alias.end()
-        group = next(g for g in ("alias", "bare", "plain") if alias.group(g) is not None)
         if alias.group(group).strip().lower() in _NOT_PARTY_ALIASES:
             continue
-        name = _party_name(page, *segment)
+        heads, name = _segment_names(page, *segment)
+        mentions += [PartyMention(head, None) for head in heads]
         if name is not None:
             mentions.append(PartyMention(name, _found(page, *alias.span(group))))
-    return mentions
+    return mentions + _undefined_parties(page, segment_start, limit, bool(mentions))
+
+
+def _undefined_parties(page: PageText, start: int, end: int, defined: bool) -> list[PartyMention]:
+    """Parties after the last defined term, or in a passage with none: "between Link Plus
+    Corporation and Axiometric, LLC.", "... ("ESSI"), and Stephen Marley, an individual."
+
+    Without a defined term to vouch for them, they must read as names of two words or more; with
+    none at all in the passage, one of them must also be a company ("Inc.", "Ltd", "University"),
+    as "between the Effective Date and December 31" is no preamble.
+    """
+    conjunctions = _conjunctions(page, start, end)
+    if not conjunctions and not defined:
+        conjunctions = [
+            bare
+            for bare in _BARE_AND.finditer(page.text, start, end)
+            if not _PLACE_BEFORE.search(page.text, max(0, bare.start() - 60), bare.start())
+        ][:1]
+    if not conjunctions:
+        return []
+    names = [_party_name(page, conjunctions[-1].end(), end)]
+    if not defined:
+        names.insert(0, _party_name(page, start, conjunctions[0].start()))
+    found = [
+        name
+        for name in names
+        if name is not None
+        and _looks_like_a_name(name.text)
+        and len(name.text.split()) >= 2
+        and not name.text[0].isdigit()
+        and all(_NAME_WORD.match(word) for word in name.text.split())
+    ]
+    if len(found) != len(names) or not (
+        defined or any(_ORGANISATION.search(n.text) for n in found)
+    ):
+        return []
+    return [PartyMention(name, None) for name in found]
 
 
 def find_parties(pages: list[PageText]) -> list[PartyMention]:
