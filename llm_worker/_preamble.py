@@ -41,18 +41,35 @@ DATE = re.compile(
     re.IGNORECASE,
 )
 
-_ANCHOR = re.compile(r"\b(?:by\s+and\s+)?(?:between|among|amongst)\b[ \t\u00a0]*:?", re.IGNORECASE)
+_ANCHOR = re.compile(
+    r"\b(?:by\s+and\s+)?(?:between|among|amongst)\b[ \t\u00a0]*:?"
+    # "This Agreement is entered into by Great Lakes Gas Transmission Limited Partnership ...".
+    r"|\b(?:entered\s+into|made|executed)\s+by\b(?!\s+and\b)",
+    re.IGNORECASE,
+)
 _PREAMBLE_END = re.compile(
     r"\b(?:WHEREAS|RECITALS|WITNESSETH|BACKGROUND|NOW,?\s+THEREFORE|agree\s+as\s+follows)\b"
 )
 _PREAMBLE_CHARS = 2500
+# The words that end a company's name: "Inc.", "S.A.", "GmbH", "Pty Ltd".
+_COMPANY_FORM = (
+    r"(?:inc|incorporated|llc|l\.l\.c|ltd|limited|co|corp|corporation|company|plc|lp|l\.p|llp"
+    r"|l\.l\.p|pllc|n\.a|s\.a|sa|ag|gmbh|b\.v|bv|n\.v|nv|pty|pte|srl|s\.r\.l|spa|s\.p\.a|sas"
+    r"|sarl|ab|a/s|oy|kk|k\.k|ulc|ltda|lda|s/a|fsb|g\.i\.e)\.?"
+)
 _ALIAS = re.compile(
-    r"\(\s*(?:(?:the|each|collectively|individually|hereinafter|herein|referred|to|as|called)\s+)*"
+    # '("Flotek")', '(the "Company")', and after words that describe the party: '(the producer,
+    # publisher and grantor, referred to herein as the "Producer")', '(or its Affiliates, the
+    # "Investor")'.
+    r"\(\s*(?:[^()\"\u201c\u201d\n]{0,200}?(?:,|\bas|\bthe)\s+)?"
+    r"(?:(?:the|each|collectively|individually|hereinafter|herein|referred|to|as|called)\s+)*"
     r"[\"\u201c\u201d'\u2018\u2019]\s*(?P<alias>[^\"\u201c\u201d\n()]{1,60}?)\s*,?\s*"
     r"[\"\u201c\u201d'\u2018\u2019]"
     # Without quotes: "(hereinafter IntriCon)", "(USA MCO)".
     r"|\(\s*(?:hereinafter\s+(?:referred\s+to\s+as\s+|called\s+)?)?"
     r"(?P<bare>(?-i:[A-Z][\w&.\-]*(?:[ \t]+[A-Z][\w&.\-]*){0,3}))\s*\)"
+    # ... but not a word inside a name: "Bunker One (USA) Inc.", "Galen (Chemicals) Limited".
+    rf"(?![ \t\u00a0]*{_COMPANY_FORM}(?!\w))"
     # Without parentheses: ', hereinafter referred to as "TKCI";'.
     r"|\b(?:hereinafter|herein)\s+(?:referred\s+to\s+as|called(?:\s+as)?)\s+(?:the\s+)?"
     r"[\"\u201c\u201d]\s*(?P<plain>[^\"\u201c\u201d\n()]{1,60}?)\s*[\"\u201c\u201d]"
@@ -68,22 +85,18 @@ _NOT_PARTY_ALIASES = frozenset(
 # The conjunction that separates two parties: after a comma, parenthesis or semicolon, or alone on
 # a line ("- and -", "AND:"), never inside a name such as "Babcock and Wilcox".
 _SEPARATOR = re.compile(
-    r"(?:[,;)\]]|\n)[ \t\u00a0\n]*(?:-[ \t\u00a0]*)?\band\b[ \t\u00a0]*(?:-|:)?[ \t\u00a0\n]*",
+    r"(?:[,;)\]]|\n)[ \t\u00a0\n]*(?:-[ \t\u00a0]*)?\band\b[ \t\u00a0]*(?:-|:)?[ \t\u00a0\n]*"
+    # A cover page's "T-MOBILE NETHERLANDS B.V.\n\n&\n\nElephant Talk ...".
+    r"|\n[ \t\u00a0]*&[ \t\u00a0]*\n[ \t\u00a0\n]*",
     re.IGNORECASE,
 )
 _LEADING_AND = re.compile(
     r"[ \t\u00a0\n,;:-]*\band\b[ \t\u00a0]*(?:-|:)?[ \t\u00a0\n]*", re.IGNORECASE
 )
 # After a description such as ", a Delaware corporation, with offices at ... 10017 and Exact ...".
-_BARE_AND = re.compile(r"\s\b(?:and|And|AND),?\s+(?=[A-Z])")
+_BARE_AND = re.compile(r"\s\b(?:and|And|AND),?\s+(?:the\s+)?(?=[A-Z])")
 # "the laws of England and Wales": the "and" of a place's name.
 _PLACE_BEFORE = re.compile(r"\b(?:of|in|under)(?:\s+[A-Z][\w.]*){1,3}\s*$")
-# The words that end a company's name: "Inc.", "S.A.", "GmbH", "Pty Ltd".
-_COMPANY_FORM = (
-    r"(?:inc|incorporated|llc|l\.l\.c|ltd|limited|co|corp|corporation|company|plc|lp|l\.p|llp"
-    r"|l\.l\.p|pllc|n\.a|s\.a|sa|ag|gmbh|b\.v|bv|n\.v|nv|pty|pte|srl|s\.r\.l|spa|s\.p\.a|sas"
-    r"|sarl|ab|a/s|oy|kk|k\.k|ulc|ltda|lda|s/a|fsb|g\.i\.e)\.?"
-)
 _DESCRIPTOR = re.compile(
     r",?\s+an?\s+(?=\S)|,\s*(?:having|located|with|whose|organi[sz]ed|incorporated|doing|residing|"
     r"acting|on\s+behalf)\b|\s*\(|\n\s*\n"
@@ -105,6 +118,7 @@ _ORGANISATION = re.compile(
     rf"\b(?i:{_COMPANY_FORM}|university|bank|association|group|trust|fund|partners|holdings"
     r"|technologies|enterprises|industries|international|foundation|institute)(?!\w)"
 )
+_LEADING_FORM = re.compile(rf"(?i:{_COMPANY_FORM})(?!\w)")
 # The town after a company's form: "Tigrent Learning UK Limited of Boston House".
 _FORM_OF_PLACE = re.compile(
     rf"\b(?i:{_COMPANY_FORM})(?<!\.)(?P<place>\.?\s+of\s+(?=[A-Z])|\.?\s+(?=\d))"
@@ -281,7 +295,11 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
     if tail:
         end = tail.start()
     described = _DESCRIBED_NAME.match(page.text, start, end)
-    if described and described.group("word") not in _SENTENCE_WORDS | _DESCRIPTION_WORDS:
+    if (
+        described
+        and described.group("word") not in _SENTENCE_WORDS | _DESCRIPTION_WORDS
+        and not _LEADING_FORM.match(page.text, described.end(), end)  # "e-centives, Inc."
+    ):
         start = described.end()
     article = _ARTICLE.match(page.text, start, end)
     if article:  # "between the TOWN OF VINTON, VIRGINIA"
@@ -316,7 +334,10 @@ _DESCRIPTION_WORDS = frozenset(
 )
 # "Capsugel US, LLC and its Affiliates": the party is the company.
 _NAME_TAIL = re.compile(
-    r",?\s+(?:and|or)\s+(?:all\s+of\s+)?(?:its|their)\s+(?:affiliates|subsidiaries)\b.*$",
+    r",?\s+(?:and/or|and|or|together\s+with|including)\s+(?:all\s+of\s+)?(?:its|their|his|her)?\s*"
+    r"(?:respective\s+)?(?:affiliates|subsidiaries|successors|assigns|heirs)\b.*$"
+    # A date after a cover page's names: "Beijing Tianying ... Co., Ltd.     November 24, 2009".
+    rf"|\s+{_MONTH_NAME}\s+\d.*$",
     re.IGNORECASE | re.DOTALL,
 )
 # A sentence, not a name: it has a verb ("Distributor will maintain"), a label ("Address :"), or
@@ -339,6 +360,7 @@ def _looks_like_a_name(name: str) -> bool:
     # A name's first word has a capital, a digit or a dot ("iShip.com", "salesforce.com, inc."); a
     # sentence's ("pursuant to licenses issued by ...", "incorporates by reference ...") has none.
     named = any(char.isupper() or char.isdigit() or char == "." for char in first.rstrip(".,"))
+    named = named or _ORGANISATION.search(name) is not None  # "e-centives, Inc."
     return named and first not in _SENTENCE_WORDS and _NOT_A_NAME.search(name) is None
 
 
@@ -379,7 +401,11 @@ def _parties_after(page: PageText, anchor_end: int) -> list[PartyMention]:
         segment = (segment_start, alias.start())
         group = next(g for g in _ALIAS_GROUPS if alias.group(g) is not None)
         # 'hereinafter referred to as "Customer"' has no parenthesis to close.
-        close = page.text.find(")", alias.end(), limit) if group in ("alias", "bare") else -1
+        close = -1
+        if group == "alias":
+            close = page.text.find(")", alias.end(), limit)
+        elif group == "bare":  # "(Transporter)" is closed already
+            close = alias.end() - 1
         segment_start = close + 1 if close >= 0 else alias.end()
         if alias.group(group).strip().lower() in _NOT_PARTY_ALIASES:
             continue
@@ -387,10 +413,16 @@ def _parties_after(page: PageText, anchor_end: int) -> list[PartyMention]:
         mentions += [PartyMention(head, None) for head in heads]
         if name is not None:
             mentions.append(PartyMention(name, _found(page, *alias.span(group))))
-    return mentions + _undefined_parties(page, segment_start, limit, bool(mentions))
+    if mentions:
+        return mentions + _undefined_parties(page, segment_start, limit, defined=True)
+    # No party has a defined term: the words before the first ('(the "Agreement")') name them.
+    first_term = _ALIAS.search(page.text, anchor_end, limit)
+    return _undefined_parties(page, anchor_end, first_term.start() if first_term else limit)
 
 
-def _undefined_parties(page: PageText, start: int, end: int, defined: bool) -> list[PartyMention]:
+def _undefined_parties(
+    page: PageText, start: int, end: int, *, defined: bool = False
+) -> list[PartyMention]:
     """Parties after the last defined term, or in a passage with none: "between Link Plus
     Corporation and Axiometric, LLC.", "... ("ESSI"), and Stephen Marley, an individual."
 
@@ -407,9 +439,14 @@ def _undefined_parties(page: PageText, start: int, end: int, defined: bool) -> l
         ][:1]
     if not conjunctions:
         return []
-    names = [_party_name(page, conjunctions[-1].end(), end)]
-    if not defined:
-        names.insert(0, _party_name(page, start, conjunctions[0].start()))
+    if defined:
+        names = [_party_name(page, conjunctions[-1].end(), end)]
+    else:  # the first "and" parts the two; a later one is in a name or past the preamble
+        second_end = conjunctions[1].start() if len(conjunctions) > 1 else end
+        names = [
+            _party_name(page, start, conjunctions[0].start()),
+            _party_name(page, conjunctions[0].end(), second_end),
+        ]
     found = [
         name
         for name in names
