@@ -100,7 +100,7 @@ _PLACE_BEFORE = re.compile(r"\b(?:of|in|under)(?:\s+[A-Z][\w.]*){1,3}\s*$")
 _DESCRIPTOR = re.compile(
     r",?\s+an?\s+(?=\S)|,\s*(?:having|located|with|whose|organi[sz]ed|incorporated|doing|residing|"
     r"acting|on\s+behalf)\b|\s*\(|\n\s*\n"
-    r"|,?\s+(?:with|having|whose|located|domiciled)\s+(?:its|a|an|at|in|their|his|her|offices?|"
+    r"|,?\s+(?i:with|having|whose|located|domiciled)\s+(?:its|a|an|at|in|their|his|her|offices?|"
     r"principal|registered|address|place)\b|,\s+(?=\d)|,?\s+c/o\b|,?\s+(?:hereinafter|herein)\b"
     # ", the organisation within ...", ", registration nr ...": a description in lower case, but
     # not the company form of "salesforce.com, inc." nor "LLC, d/b/a SHI FARMS".
@@ -113,6 +113,7 @@ _DESCRIPTOR = re.compile(
 _NAME_WORD = re.compile(
     rf"[^a-z]|(?:of|and|the|for|de|du|des|la|le|del|y|&|d/b/a|dba|f/k/a|a/k/a|{_COMPANY_FORM}),?$"
 )
+_LIST_LINE_END = re.compile(r",[ \t\u00a0]*\n")
 # A name that is a company's, for a passage that defines no party: "Axiometric, LLC".
 _ORGANISATION = re.compile(
     rf"\b(?i:{_COMPANY_FORM}|university|bank|association|group|trust|fund|partners|holdings"
@@ -441,12 +442,21 @@ def _undefined_parties(
         return []
     if defined:
         names = [_party_name(page, conjunctions[-1].end(), end)]
-    else:  # the first "and" parts the two; a later one is in a name or past the preamble
+    else:
+        # The first "and" parts the last two (a later one is in a name or past the preamble); a
+        # cover page lists any before them a line each: "UNITED TECHNOLOGIES CORPORATION,\n\n
+        # OTIS WORLDWIDE CORPORATION\n\nand\n\nCARRIER GLOBAL CORPORATION".
         second_end = conjunctions[1].start() if len(conjunctions) > 1 else end
-        names = [
-            _party_name(page, start, conjunctions[0].start()),
-            _party_name(page, conjunctions[0].end(), second_end),
+        cuts = [start]
+        cuts += [
+            line.end()
+            for line in _LIST_LINE_END.finditer(page.text, start, conjunctions[0].start())
         ]
+        names = [
+            _party_name(page, begin, stop)
+            for begin, stop in zip(cuts, [*cuts[1:], conjunctions[0].start()], strict=True)
+        ]
+        names.append(_party_name(page, conjunctions[0].end(), second_end))
     found = [
         name
         for name in names
@@ -463,8 +473,31 @@ def _undefined_parties(
     return [PartyMention(name, None) for name in found]
 
 
+# "Party A: Beike Internet Security Technology Co., Ltd.\n\nAddress: ...": parties by label, the
+# way contracts drafted in China list them, up to the line's end or the next label.
+_LABEL_WORDS = r"Party[ \t\u00a0]+[A-D]|(?:First|Second|Third)[ \t\u00a0]+Party"
+_LABEL = re.compile(rf"(?<![\w-])(?P<label>{_LABEL_WORDS})[ \t\u00a0]*[:\uff1a][ \t\u00a0]*")
+_LABELLED_NAME_END = re.compile(
+    r"\n|[ \t\u00a0]+(?:(?:Registered|Registration|Legal)[ \t\u00a0]+)?"
+    r"(?:Address|Representative|Tel|Fax|Attention)\b"
+    rf"|[ \t\u00a0]+(?:{_LABEL_WORDS})[ \t\u00a0]*[:\uff1a]"
+)
+
+
+def _labelled_parties(page: PageText) -> list[PartyMention]:
+    mentions: dict[str, PartyMention] = {}
+    for label in _LABEL.finditer(page.text, 0, _PREAMBLE_CHARS * 2):
+        key = " ".join(label.group("label").lower().split())
+        stop = _LABELLED_NAME_END.search(page.text, label.end())
+        name = _party_name(page, label.end(), stop.start() if stop else len(page.text))
+        if key not in mentions and name is not None and _looks_like_a_name(name.text):
+            mentions[key] = PartyMention(name, _found(page, *label.span("label")))
+    return list(mentions.values())
+
+
 def find_parties(pages: list[PageText]) -> list[PartyMention]:
-    """Parties from the first "between ... and ..." passage that names at least two of them.
+    """Parties from the first "between ... and ..." passage that names at least two of them, or
+    else from the first page that labels two ("Party A: ...", "Party B: ...").
 
     A passage naming only one is more often a clause about someone else (an arbitration body, an
     escrow agent) than a preamble, so it is not used.
@@ -475,6 +508,10 @@ def find_parties(pages: list[PageText]) -> list[PartyMention]:
             if len(mentions) >= 2:
                 # The passage is the preamble; a piece of sentence that came with it is not a party.
                 return [m for m in mentions if _looks_like_a_name(m.name.text)]
+    for page in pages:
+        labelled = _labelled_parties(page)
+        if len(labelled) >= 2:
+            return labelled
     return []
 
 
