@@ -99,7 +99,9 @@ _BARE_AND = re.compile(r"\s\b(?:and|And|AND),?\s+(?:the\s+)?(?=[A-Z])")
 _PLACE_BEFORE = re.compile(r"\b(?:of|in|under)(?:\s+[A-Z][\w.]*){1,3}\s*$")
 _DESCRIPTOR = re.compile(
     r",?\s+an?\s+(?=\S)|,\s*(?:having|located|with|whose|organi[sz]ed|incorporated|doing|residing|"
-    r"acting|on\s+behalf)\b|\s*\(|\n\s*\n"
+    r"acting|on\s+behalf)\b|\n\s*\n"
+    # A parenthesis, unless it is inside the name: "Bunker One (USA) Inc.".
+    rf"|\s*\((?![^()\n]{{1,30}}\)[ \t\u00a0]*(?i:{_COMPANY_FORM})(?!\w))"
     r"|,?\s+(?i:with|having|whose|located|domiciled)\s+(?:its|a|an|at|in|their|his|her|offices?|"
     r"principal|registered|address|place)\b|,\s+(?=\d)|,?\s+c/o\b|,?\s+(?:hereinafter|herein)\b"
     # ", the organisation within ...", ", registration nr ...": a description in lower case, but
@@ -122,7 +124,9 @@ _ORGANISATION = re.compile(
 _LEADING_FORM = re.compile(rf"(?i:{_COMPANY_FORM})(?!\w)")
 # The town after a company's form: "Tigrent Learning UK Limited of Boston House".
 _FORM_OF_PLACE = re.compile(
-    rf"\b(?i:{_COMPANY_FORM})(?<!\.)(?P<place>\.?\s+of\s+(?=[A-Z])|\.?\s+(?=\d))"
+    r"\b(?i:inc|llc|l\.l\.c|ltd|limited|plc|lp|l\.p|llp|gmbh|ag|s\.a|sa|b\.v|bv|n\.v|nv|pty|pte"
+    r"|a/s|s\.r\.l|srl|s\.p\.a|spa|oy|ab|kk|ulc)\b\.?"
+    r"(?P<place>\s+of\s+(?=[A-Z])|\s+(?=\d))"
 )
 # "(1) Apollo Endosurgery", "● Goosehead ...", "a. Company": list markers before a name.
 _LIST_MARKER = re.compile(r"(?:\(?[0-9a-z]{1,2}[.)]|[\u2022\u25cf\u25aa*-])[ \t\u00a0]+")
@@ -308,7 +312,7 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
     name = page.text[start:end]
     if not (2 <= len(name) <= 120) or not name[0].isalnum() or len(name.split()) > 12:
         return None
-    if not any(c.isupper() for c in name):
+    if not any(c.isupper() for c in name) and not _ORGANISATION.search(name):  # "acme.com, inc."
         return None
     return _found(page, start, end)
 
@@ -392,8 +396,8 @@ def _preamble_limit(page: PageText, anchor_end: int) -> int:
     return _sentence_end(page.text, anchor_end, limit) or limit
 
 
-def _parties_after(page: PageText, anchor_end: int) -> list[PartyMention]:
-    limit = _preamble_limit(page, anchor_end)
+def _parties_after(page: PageText, anchor_end: int, limit: int | None = None) -> list[PartyMention]:
+    limit = _preamble_limit(page, anchor_end) if limit is None else limit
     mentions: list[PartyMention] = []
     segment_start = anchor_end
     for alias in _ALIAS.finditer(page.text, anchor_end, limit):
@@ -512,7 +516,33 @@ def find_parties(pages: list[PageText]) -> list[PartyMention]:
         labelled = _labelled_parties(page)
         if len(labelled) >= 2:
             return labelled
+    for page in pages:
+        subjects = _parties_agreeing(page)
+        if len(subjects) >= 2:
+            return [m for m in subjects if _looks_like_a_name(m.name.text)]
     return []
+
+
+# 'MICOA AGENCY AGREEMENT  Mutual Insurance Corporation of America, a Michigan insurance corporation
+# (MICOA) and Stratton, Cheeseman & Walsh-Nevada, Inc. ("Agency") agree as follows:'
+_AGREE = re.compile(r"\b(?:hereby\s+)?agrees?\s+as\s+follows\b", re.IGNORECASE)
+_SUBJECT_START = re.compile(r"\n[ \t\u00a0]*\n")
+_SUBJECT_CHARS = 1500
+
+
+def _parties_agreeing(page: PageText) -> list[PartyMention]:
+    """The parties as the subject of the opening sentence, for a preamble with no "between": the
+    sentence that ends "agree as follows" starts after the title, a paragraph break or a stop."""
+    agree = _AGREE.search(page.text, 0, _PREAMBLE_CHARS * 2)
+    if agree is None:
+        return []
+    start = max(0, agree.start() - _SUBJECT_CHARS)
+    for boundary in (_SUBJECT_START, _TITLE):
+        for found in boundary.finditer(page.text, start, agree.start()):
+            start = max(start, found.end())
+    while (stop := _sentence_end(page.text, start, agree.start())) is not None:
+        start = stop + 1
+    return _parties_after(page, start, agree.start())
 
 
 _DATED = re.compile(

@@ -1,0 +1,257 @@
+"""Parties as contracts name them: every party, its name without the description around it, and
+its defined term, in the preamble shapes drafters use (snippets written for these tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from charmelio.contract import PageText, ParsedPages
+from llm_worker import RulesExtractor, extract_verified
+from llm_worker._preamble import find_parties
+
+
+def _parties(text: str) -> list[tuple[str, str | None]]:
+    page = PageText(page=1, text=text)
+    return [
+        (mention.name.text, mention.alias.text if mention.alias else None)
+        for mention in find_parties([page])
+    ]
+
+
+def _names(text: str) -> list[str]:
+    return [name for name, _ in _parties(text)]
+
+
+def test_the_preamble_ends_with_its_sentence() -> None:
+    text = (
+        'This Distributor Agreement is made by and between Alpha Corp. ("Company") and Beta '
+        'Trading LLC ("Distributor"). Company imports the products and sells the products listed '
+        'in Section 1.c below (the "Products").'
+    )
+    assert _parties(text) == [("Alpha Corp.", "Company"), ("Beta Trading LLC", "Distributor")]
+
+
+def test_a_cover_page_between_does_not_run_into_the_preamble() -> None:
+    text = (
+        'SERVICES AGREEMENT\n\nBetween\n\nNORTHWIND INDUSTRIES, INC. ("Company")\n\nAnd\n\n'
+        'CONTOSO HEALTH, LLC ("Contractor")\n\nDATED AS OF May 4, 2014\n\nThis Services Agreement '
+        'is made as of May 4, 2014, between Northwind Industries, Inc. ("Company"), and Contoso '
+        'Health, LLC, a Pennsylvania limited liability company ("Contractor").'
+    )
+    assert _names(text) == ["NORTHWIND INDUSTRIES, INC.", "CONTOSO HEALTH, LLC"]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (
+            "THIS AGREEMENT is made on 3 May 2019\n\nBETWEEN:\n\n(1) NORTHWIND TRADING LIMITED, "
+            "the company registered in England whose registered office is at 1 High Street "
+            '("Northwind"); and\n\n(2) CONTOSO GMBH, registered in Germany ("Contoso").',
+            ["NORTHWIND TRADING LIMITED", "CONTOSO GMBH"],
+        ),
+        (
+            "This Agreement is entered into by and between acme.com, inc., a Delaware corporation "
+            '("Acme") and Beta Media, LLC, d/b/a Beta Radio ("Beta").',
+            ["acme.com, inc.", "Beta Media, LLC, d/b/a Beta Radio"],
+        ),
+        (
+            "This Agreement is made by and between Example Learning UK Limited of Boston House, "
+            'London ("Company") and Example Speakers of 90 High Street, Burnham ("Agent").',
+            ["Example Learning UK Limited", "Example Speakers"],
+        ),
+        (
+            "This Agreement is made by and between ORGANIC EXAMPLE INC. 2nd Floor, Harbour "
+            'Highway, Port Vila ("Manufacturer") and EXAMPLE HOLDING LIMITED ("Distributor").',
+            ["ORGANIC EXAMPLE INC.", "EXAMPLE HOLDING LIMITED"],
+        ),
+        (
+            'This Agreement is made by and between Bunker One (USA) Inc. ("Bunker") and Vertex '
+            'Operating, LLC ("Vertex").',
+            ["Bunker One (USA) Inc.", "Vertex Operating, LLC"],
+        ),
+    ],
+)
+def test_a_name_ends_where_its_description_starts(text: str, names: list[str]) -> None:
+    assert _names(text) == names
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (
+            "This Agreement is entered into by and between professional golfer, TOM EXAMPLE "
+            '("Player"), and EXAMPLE GOLF, LTD. ("Company").',
+            ["TOM EXAMPLE", "EXAMPLE GOLF, LTD."],
+        ),
+        (
+            "THIS AGREEMENT is made by and between the TOWN OF EXAMPLE, VIRGINIA, a Virginia "
+            'municipal corporation ("Grantor"), and EXAMPLE GAS COMPANY ("Grantee").',
+            ["TOWN OF EXAMPLE, VIRGINIA", "EXAMPLE GAS COMPANY"],
+        ),
+    ],
+)
+def test_a_name_is_not_the_words_that_describe_the_party(text: str, names: list[str]) -> None:
+    assert _names(text) == names
+
+
+def test_successors_and_assigns_are_not_part_of_the_name() -> None:
+    text = (
+        'This Agreement is made by and between Birch Example Investments Inc. ("Company") and '
+        'Mount Example Holdings Inc. and/or assigns ("Marketing Affiliate").'
+    )
+    assert _names(text) == ["Birch Example Investments Inc.", "Mount Example Holdings Inc."]
+
+
+def test_a_party_without_a_defined_term_before_one_with_it() -> None:
+    text = (
+        "This Agreement is between Example Bio Inc., a Delaware corporation, with a location at "
+        "600 Madison Ave, New York, NY 10022 and Beijing Example Ltd. of Beijing, China "
+        '("Example"), each of the foregoing being individually referred to as a "Party".'
+    )
+    assert _parties(text) == [("Example Bio Inc.", None), ("Beijing Example Ltd.", "Example")]
+
+
+def test_the_next_party_after_an_address_with_no_comma_before_and() -> None:
+    text = (
+        'This Endorsement Agreement is made by and between Gamma Foods, Inc. ("Gamma") with a '
+        "principal business address of 12 Oak Street, Chicago, IL 60601 and Jane Doe"
+        '("Individual") on her own behalf with an address of 9 Lake Drive, Chicago, IL 60602.'
+    )
+    assert _parties(text) == [("Gamma Foods, Inc.", "Gamma"), ("Jane Doe", "Individual")]
+
+
+def test_a_party_after_the_last_defined_term() -> None:
+    text = (
+        'This Agreement is dated as of May 1, 2017, by and between Delta Solutions, Inc. ("Delta")'
+        ", a Nevada corporation, and John Smith, an individual.\n\n1. Engagement."
+    )
+    assert _parties(text) == [("Delta Solutions, Inc.", "Delta"), ("John Smith", None)]
+
+
+def test_parties_in_a_passage_that_defines_none() -> None:
+    text = (
+        "This Agreement entered into as of the Effective Date by and between Link Example "
+        "Corporation and Omega Networks, LLC.\n\nRECITALS\n\nWHEREAS, Omega has developed software;"
+    )
+    assert _names(text) == ["Link Example Corporation", "Omega Networks, LLC."]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Any dispute between Licensor and Licensee shall be settled by arbitration.",
+        "The Term runs between the Effective Date and December 31, 2020.",
+        "The relationship between Company and Consultant is that of independent contractors.",
+    ],
+)
+def test_a_sentence_about_the_parties_names_none(text: str) -> None:
+    assert _names(text) == []
+
+
+def test_a_cover_page_lists_parties_a_line_each() -> None:
+    text = (
+        "INTELLECTUAL PROPERTY AGREEMENT\n\nby and among\n\nNORTH TECHNOLOGIES CORPORATION,\n\n"
+        "SOUTH WORLDWIDE CORPORATION\n\nand\n\nEAST GLOBAL CORPORATION\n\nDated as of April 2, "
+        "2020\n\nTABLE OF CONTENTS"
+    )
+    assert _names(text) == [
+        "NORTH TECHNOLOGIES CORPORATION",
+        "SOUTH WORLDWIDE CORPORATION",
+        "EAST GLOBAL CORPORATION",
+    ]
+
+
+def test_an_ampersand_on_its_own_line_parts_two_parties() -> None:
+    text = (
+        "HOSTING AGREEMENT\n\nBETWEEN\n\nNORTHWIND NETHERLANDS B.V.\n\n&\n\nContoso Holding AG\n\n"
+    )
+    assert _names(text) == ["NORTHWIND NETHERLANDS B.V.", "Contoso Holding AG"]
+
+
+def test_a_capacity_defines_a_party() -> None:
+    text = (
+        "TRANSFER AND SERVICING AGREEMENT\n\namong\n\nNORTH OWNER TRUST 2020-A, as Issuer,\n\n"
+        "NORTH ABS LLC, as Depositor\n\nand\n\nNORTH BANK, N.A., as Servicer and Custodian\n\n"
+        "Dated as of January 29, 2020"
+    )
+    assert _parties(text) == [
+        ("NORTH OWNER TRUST 2020-A", "Issuer"),
+        ("NORTH ABS LLC", "Depositor"),
+        ("NORTH BANK, N.A.", "Servicer"),
+    ]
+
+
+def test_entered_into_by_opens_a_preamble() -> None:
+    text = (
+        "This Transportation Service Agreement (Agreement) is entered into by Great Example Gas "
+        "Transmission Limited Partnership (Transporter) and EXAMPLE PIPELINE COMPANY (Shipper).\n\n"
+        "WHEREAS, Shipper has requested Transporter to transport Gas."
+    )
+    assert _parties(text) == [
+        ("Great Example Gas Transmission Limited Partnership", "Transporter"),
+        ("EXAMPLE PIPELINE COMPANY", "Shipper"),
+    ]
+
+
+def test_a_defined_term_after_words_about_the_party() -> None:
+    text = (
+        'This Agreement is entered into by and between ExampleTV, Inc., a Delaware corporation ("'
+        'ExampleTV"), and Sample Productions Ltd. (the producer, publisher, licensor and grantor, '
+        'any and all referred to herein as the "Producer"), whose principal place of business is '
+        "in Calgary."
+    )
+    assert _parties(text) == [
+        ("ExampleTV, Inc.", "ExampleTV"),
+        ("Sample Productions Ltd.", "Producer"),
+    ]
+
+
+def test_a_document_or_a_clause_is_not_a_party() -> None:
+    text = (
+        'This Amendment No. 1 (the "Amendment"), entered into by and between Example Heritage '
+        'Foods, LLC ("Heritage") Premier Example Corporation ("Premier") is effective as of June '
+        "11, 2018 and amends that certain Manufacturing Agreement between Heritage and Premier "
+        'dated July 1, 2017 ("Agreement"). Heritage and Premier are each referred to herein as a '
+        '"Party".'
+    )
+    assert _names(text) == ["Example Heritage Foods, LLC", "Premier Example Corporation"]
+
+
+def test_parties_by_label() -> None:
+    text = (
+        "Cooperation Agreement\n\nThis Cooperation Agreement is executed by the parties below in "
+        "Haidian District, Beijing:\n\nParty A: Beijing Example Technology Co., Ltd.\n\nAddress: "
+        "Room 2101, No. 237, North Road, Beijing.\n\nParty B: Shanghai Sample Trading Co., Ltd. "
+        "Registration Address: No. 10, East Street, Shanghai.\n\n"
+    )
+    assert _parties(text) == [
+        ("Beijing Example Technology Co., Ltd.", "Party A"),
+        ("Shanghai Sample Trading Co., Ltd.", "Party B"),
+    ]
+
+
+def test_the_parties_as_the_subject_of_the_opening_sentence() -> None:
+    text = (
+        "EXHIBIT 10.26\n\nAGENCY AGREEMENT\n\nMutual Example Corporation of America, a Michigan "
+        "insurance corporation (MECA) and Sample, Jones & Walsh-Nevada, Inc., a Nevada "
+        'corporation, ("Agency"), (sometimes referred to as the Parties) agree as follows:\n\n'
+        "A. AUTHORITY OF AGENCY"
+    )
+    assert _parties(text) == [
+        ("Mutual Example Corporation of America", "MECA"),
+        ("Sample, Jones & Walsh-Nevada, Inc.", "Agency"),
+    ]
+
+
+def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
+    text = (
+        "This Agreement entered into as of the Effective Date by and between Link Example "
+        "Corporation and Omega Networks, LLC.\n\nRECITALS\n\n1. Term. This Agreement lasts a year."
+    )
+    pages = ParsedPages(document_id="doc", engine="test", pages=[PageText(page=1, text=text)])
+    result = extract_verified(pages, RulesExtractor()).result
+    assert [party.name for party in result.parties] == [
+        "Link Example Corporation",
+        "Omega Networks, LLC.",
+    ]
