@@ -8,6 +8,7 @@ import pytest
 from charmelio.contract import PageText, ParsedPages
 from llm_worker import RulesExtractor, extract_verified
 from llm_worker._preamble import find_parties
+from operator_tools.evaluation._fields import answer_parties, parties_correct
 
 
 def _parties(text: str) -> list[tuple[str, str | None]]:
@@ -255,3 +256,52 @@ def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
         "Link Example Corporation",
         "Omega Networks, LLC.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "parties"),
+    [
+        (
+            'Alpha Corp. ("Alpha"); Beta LLC ("Beta"); Alpha and Beta (each a "Party" and '
+            'together the "Parties")',
+            ["Alpha Corp.", "Beta LLC"],
+        ),
+        (
+            'Gamma Inc. ("Company"); John Roe ("Consultant"); Company and Consultant (individually'
+            ', a "Party"; collectively, the "Parties")',
+            ["Gamma Inc.", "John Roe"],
+        ),
+        (
+            'Delta Ltd. ("Delta"); Epsilon AG ("Epsilon"); individually as a "party", collectively '
+            'as the "parties"',
+            ["Delta Ltd.", "Epsilon AG"],
+        ),
+        (
+            'North MP, LLC ("Lender"); Jane Roe ("Endorser"); North Publications, Inc. ("Fitness"); '
+            'Lender, Endorser and Fitness ("AS Parties"); South Corporation ("Company")',
+            ["North MP, LLC", "Jane Roe", "North Publications, Inc.", "South Corporation"],
+        ),
+        (
+            'North Gas Company ("Transporter"); South Electric Company ("Shipper"); Transporter and'
+            ' Shipper shall collectively be referred to herein as the "Parties".',
+            ["North Gas Company", "South Electric Company"],
+        ),
+        (
+            'Leo Example A/S ("Leo"); GALEN (CHEMICALS) LIMITED ("Galen")',
+            ["Leo Example A/S", "GALEN (CHEMICALS) LIMITED"],
+        ),
+        # A party whose only defined term is "Party" is still a party.
+        (
+            'Geno Example (Example); Berkshire Example Bank (Berkshire)("Party" or "Parties")',
+            ["Geno Example", "Berkshire Example Bank"],
+        ),
+    ],
+)
+def test_cuad_s_collective_terms_are_not_parties(answer: str, parties: list[str]) -> None:
+    assert answer_parties(answer) == parties
+
+
+def test_a_name_with_a_parenthesis_matches_cuad_s() -> None:
+    gold = answer_parties('SHBV (HONG KONG) LTD ("SHBV"); WASTE EXAMPLE PLC ("W2E")')
+    assert parties_correct(["SHBV (HONG KONG) LTD", "WASTE EXAMPLE PLC"], gold)
+    assert not parties_correct(["SHBV (HONG KONG) LTD"], gold)
