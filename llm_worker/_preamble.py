@@ -44,7 +44,9 @@ DATE = re.compile(
 _ANCHOR = re.compile(
     r"\b(?:by\s+and\s+)?(?:between|among|amongst)\b[ \t\u00a0]*:?"
     # "This Agreement is entered into by Great Lakes Gas Transmission Limited Partnership ...".
-    r"|\b(?:entered\s+into|made|executed)\s+by\b(?!\s+and\b)",
+    r"|\b(?:entered\s+into|made|executed)\s+by\b(?!\s+and\b)"
+    # A heading: "PARTIES (1) Theravance Biopharma UK Limited ...", "Parties:".
+    r"|(?<![\w\"\u201c])(?-i:PARTIES|Parties)[ \t\u00a0]*(?::|(?=\n|\(1\)|1\.))",
     re.IGNORECASE,
 )
 _PREAMBLE_END = re.compile(
@@ -66,7 +68,7 @@ _ALIAS = re.compile(
     r"[\"\u201c\u201d'\u2018\u2019]\s*(?P<alias>[^\"\u201c\u201d\n()]{1,60}?)\s*,?\s*"
     r"[\"\u201c\u201d'\u2018\u2019]"
     # Without quotes: "(hereinafter IntriCon)", "(USA MCO)".
-    r"|\(\s*(?:hereinafter\s+(?:referred\s+to\s+as\s+|called\s+)?)?"
+    r"|\(\s*(?:hereinafter\s+(?:referred\s+to\s+as\s+|called\s+)?)?(?:the\s+)?"
     r"(?P<bare>(?-i:[A-Z][\w&.\-]*(?:[ \t]+[A-Z][\w&.\-]*){0,3}))\s*\)"
     # ... but not a word inside a name: "Bunker One (USA) Inc.", "Galen (Chemicals) Limited".
     rf"(?![ \t\u00a0]*{_COMPANY_FORM}(?!\w))"
@@ -107,13 +109,15 @@ _DESCRIPTOR = re.compile(
     # ", the organisation within ...", ", registration nr ...": a description in lower case, but
     # not the company form of "salesforce.com, inc." nor "LLC, d/b/a SHI FARMS".
     rf"|,\s+(?=[a-z])(?!{_COMPANY_FORM}(?![\w/])|[a-z]/[a-z]|dba\b|aka\b|fka\b)"
-    # An address: "Celebrity Speakers of 90 High Street".
-    r"|\s+of\s+(?=\d)"
+    # An address: "Celebrity Speakers of 90 High Street"; what the party is: "... UK Limited is a
+    # company registered in ..."; a column gap before an address line.
+    r"|\s+of\s+(?=\d)|\s+is\s+an?\s+|[ \t\u00a0]{4,}(?=\w)"
 )
 # A word of a name that no defined term vouches for: capitalised ("Paul Silas"), a number, or one of
 # the small words names are joined with ("Bank of America", "Johnson & Johnson", "d/b/a").
 _NAME_WORD = re.compile(
-    rf"[^a-z]|(?:of|and|the|for|de|du|des|la|le|del|y|&|d/b/a|dba|f/k/a|a/k/a|{_COMPANY_FORM}),?$"
+    rf"[^a-z]|.*[A-Z0-9.]|(?:of|and|the|for|de|du|des|la|le|del|y|&|d/b/a|dba|f/k/a|a/k/a"
+    rf"|{_COMPANY_FORM}),?$"
 )
 _LIST_LINE_END = re.compile(r",[ \t\u00a0]*\n")
 # A name that is a company's, for a passage that defines no party: "Axiometric, LLC".
@@ -267,13 +271,19 @@ def _segment_names(page: PageText, start: int, end: int) -> tuple[list[Found], F
     if not conjunctions:
         return [], _party_name(page, start, end)
     head = _party_name(page, start, conjunctions[0].start())
-    # Not an address ("202 South Wheeler Street, ...") left after the previous party's term.
-    heads = (
-        [head]
-        if head is not None and _looks_like_a_name(head.text) and not head.text[0].isdigit()
-        else []
-    )
+    heads = [head] if head is not None and _reads_as_a_name(head.text) else []
     return heads, _party_name(page, conjunctions[-1].end(), end)
+
+
+def _reads_as_a_name(name: str) -> bool:
+    """A name no defined term vouches for: two words or more, each capitalised or a joining word,
+    so neither an address ("202 South Wheeler Street") nor a label ("Address") nor a sentence."""
+    return (
+        _looks_like_a_name(name)
+        and len(name.split()) >= 2
+        and not name[0].isdigit()
+        and all(_NAME_WORD.match(word) for word in name.split())
+    )
 
 
 def _party_name(page: PageText, start: int, end: int) -> Found | None:
@@ -461,15 +471,7 @@ def _undefined_parties(
             for begin, stop in zip(cuts, [*cuts[1:], conjunctions[0].start()], strict=True)
         ]
         names.append(_party_name(page, conjunctions[0].end(), second_end))
-    found = [
-        name
-        for name in names
-        if name is not None
-        and _looks_like_a_name(name.text)
-        and len(name.text.split()) >= 2
-        and not name.text[0].isdigit()
-        and all(_NAME_WORD.match(word) for word in name.text.split())
-    ]
+    found = [name for name in names if name is not None and _reads_as_a_name(name.text)]
     if len(found) != len(names) or not (
         defined or any(_ORGANISATION.search(n.text) for n in found)
     ):
@@ -525,7 +527,10 @@ def find_parties(pages: list[PageText]) -> list[PartyMention]:
 
 # 'MICOA AGENCY AGREEMENT  Mutual Insurance Corporation of America, a Michigan insurance corporation
 # (MICOA) and Stratton, Cheeseman & Walsh-Nevada, Inc. ("Agency") agree as follows:'
-_AGREE = re.compile(r"\b(?:hereby\s+)?agrees?\s+as\s+follows\b", re.IGNORECASE)
+_AGREE = re.compile(
+    r"\b(?:hereby\s+)?agrees?\s+(?:as\s+follows|to\s+(?:all\s+)?the\s+terms|to\s+all\s+terms)\b",
+    re.IGNORECASE,
+)
 _SUBJECT_START = re.compile(r"\n[ \t\u00a0]*\n")
 _SUBJECT_CHARS = 1500
 
@@ -542,6 +547,8 @@ def _parties_agreeing(page: PageText) -> list[PartyMention]:
             start = max(start, found.end())
     while (stop := _sentence_end(page.text, start, agree.start())) is not None:
         start = stop + 1
+    if _PREAMBLE_END.search(page.text, start, agree.start()):  # "NOW, THEREFORE, the parties agree"
+        return []
     return _parties_after(page, start, agree.start())
 
 

@@ -245,6 +245,51 @@ def test_the_parties_as_the_subject_of_the_opening_sentence() -> None:
     ]
 
 
+def test_a_parties_heading_with_numbered_parties_and_unquoted_terms() -> None:
+    text = (
+        "THIS AGREEMENT is entered into between the parties on 1 April, 2020.\n\nPARTIES (1) "
+        "Example Biopharma UK Limited is a company registered in the United Kingdom whose "
+        'registered office is at 12 New Lane, London (the "Employer"); and (2) Jane Roe of 1 Park '
+        'Road, London (the "Executive").\n\nBETWEEN: (1) SAMPLE 2005 LIMITED (registered number '
+        "01003653) whose registered office is at 19 Upper Ground, London (the Company) (2) JOHN "
+        "SAMPLE (the Executive)."
+    )
+    assert _parties(text) == [
+        ("Example Biopharma UK Limited", "Employer"),
+        ("Jane Roe", "Executive"),
+    ]
+    assert _parties(text[text.index("BETWEEN") :]) == [
+        ("SAMPLE 2005 LIMITED", "Company"),
+        ("JOHN SAMPLE", "Executive"),
+    ]
+
+
+def test_a_name_ends_at_a_column_gap() -> None:
+    text = (
+        "OUTSOURCING AGREEMENT\n\n    BETWEEN:\n\n    MODUS EXAMPLE INTERNATIONAL          "
+        'LANDDROSTLAAN 51          7327 GM APELDOORN          (HEREINAFTER "MMI")\n\n          AND'
+        '\n\n    DRAGON EXAMPLE, INC.          320 NEVADA STREET          (HEREINAFTER "DRAGON")'
+    )
+    assert _names(text) == ["MODUS EXAMPLE INTERNATIONAL", "DRAGON EXAMPLE, INC."]
+
+
+def test_the_parties_agreeing_to_the_terms() -> None:
+    text = (
+        "CONSULTING AGREEMENT\n\nExample Biotech, Inc., with a place of business at 740 Heinz "
+        'Avenue, Berkeley, CA 94710 ("Example") and SAMPLE B.V having an address at Main Street '
+        '16, Leiden, ("Consultant") agree to all terms and conditions of this Consulting Agreement.'
+    )
+    assert _names(text) == ["Example Biotech, Inc.", "SAMPLE B.V"]
+
+
+def test_the_recitals_closing_words_are_no_preamble() -> None:
+    text = (
+        "WHEREAS, Example wishes to engage Sample; NOW, THEREFORE, Example Corp. (the "
+        '"Company") and Sample LLC (the "Consultant") agree as follows:'
+    )
+    assert _names(text) == []
+
+
 def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
     text = (
         "This Agreement entered into as of the Effective Date by and between Link Example "
@@ -277,8 +322,8 @@ def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
             ["Delta Ltd.", "Epsilon AG"],
         ),
         (
-            'North MP, LLC ("Lender"); Jane Roe ("Endorser"); North Publications, Inc. ("Fitness"); '
-            'Lender, Endorser and Fitness ("AS Parties"); South Corporation ("Company")',
+            'North MP, LLC ("Lender"); Jane Roe ("Endorser"); North Publications, Inc. ("Fitness")'
+            '; Lender, Endorser and Fitness ("AS Parties"); South Corporation ("Company")',
             ["North MP, LLC", "Jane Roe", "North Publications, Inc.", "South Corporation"],
         ),
         (
