@@ -46,11 +46,13 @@ _ANCHOR = re.compile(
     # "This Agreement is entered into by Great Lakes Gas Transmission Limited Partnership ...".
     r"|\b(?:entered\s+into|made|executed)\s+by\b(?!\s+and\b)"
     # A heading: "PARTIES (1) Theravance Biopharma UK Limited ...", "Parties:".
-    r"|(?<![\w\"\u201c])(?-i:PARTIES|Parties)[ \t\u00a0]*(?::|(?=\n|\(1\)|1\.))",
+    r"|(?<![\w\"\u201c])(?-i:PARTIES|Parties)(?:[ \t\u00a0]+to[ \t\u00a0]+this[ \t\u00a0]+"
+    r"agreement)?[ \t\u00a0]*(?::|(?=\n|\(1\)|1\.))",
     re.IGNORECASE,
 )
 _PREAMBLE_END = re.compile(
-    r"\b(?:WHEREAS|RECITALS|WITNESSETH|BACKGROUND|NOW,?\s+THEREFORE|agree\s+as\s+follows)\b"
+    r"\b(?:WHEREAS|RECITALS|WITNESSETH|BACKGROUND|NOW,?\s+THEREFORE|agree\s+as\s+follows"
+    r"|TABLE\s+OF\s+CONTENTS?|Table\s+of\s+Contents?)\b"
 )
 _PREAMBLE_CHARS = 2500
 # The words that end a company's name: "Inc.", "S.A.", "GmbH", "Pty Ltd".
@@ -70,8 +72,9 @@ _ALIAS = re.compile(
     # Without quotes: "(hereinafter IntriCon)", "(USA MCO)".
     r"|\(\s*(?:hereinafter\s+(?:referred\s+to\s+as\s+|called\s+)?)?(?:the\s+)?"
     r"(?P<bare>(?-i:[A-Z][\w&.\-]*(?:[ \t]+[A-Z][\w&.\-]*){0,3}))\s*\)"
-    # ... but not a word inside a name: "Bunker One (USA) Inc.", "Galen (Chemicals) Limited".
-    rf"(?![ \t\u00a0]*{_COMPANY_FORM}(?!\w))"
+    # ... but not a word inside a name ("Bunker One (USA) Inc.", "Galen (Chemicals) Limited") nor
+    # in an address ("Halle (Saale), Germany").
+    rf"(?![ \t\u00a0]*{_COMPANY_FORM}(?!\w)|,[ \t\u00a0]*[A-Z])"
     # Without parentheses: ', hereinafter referred to as "TKCI";'.
     r"|\b(?:hereinafter|herein)\s+(?:referred\s+to\s+as|called(?:\s+as)?)\s+(?:the\s+)?"
     r"[\"\u201c\u201d]\s*(?P<plain>[^\"\u201c\u201d\n()]{1,60}?)\s*[\"\u201c\u201d]"
@@ -81,6 +84,12 @@ _ALIAS = re.compile(
     re.IGNORECASE,
 )
 _ALIAS_GROUPS = ("alias", "bare", "plain", "role")
+# A defined term for a thing, not a party: '("License Agreement")', '(the "Services")'.
+_THING = re.compile(
+    r"\b(?:agreement|contract|amendment|services|products|date|term|territory|plan|program"
+    r"|software|license|documents?|notice|schedule|exhibit)$",
+    re.IGNORECASE,
+)
 _NOT_PARTY_ALIASES = frozenset(
     {"agreement", "amendment", "contract", "effective date", "parties", "party", "term"}
 )
@@ -247,11 +256,11 @@ def find_title(page: PageText) -> Found | None:
 def _conjunctions(page: PageText, start: int, end: int) -> list[re.Match[str]]:
     """The "and"s in this stretch that stand between two parties."""
     separators = list(_SEPARATOR.finditer(page.text, start, end))
+    leading_and = _LEADING_AND.match(page.text, start, end)
+    if leading_and and not (separators and separators[0].start() <= leading_and.end()):
+        separators.insert(0, leading_and)
     if separators:
         return separators
-    leading_and = _LEADING_AND.match(page.text, start, end)
-    if leading_and:
-        return [leading_and]
     # After a description ("..., a Delaware corporation, with offices at ... 10017 and Exact ..."),
     # or after the previous party's defined term ('("Lifeway") with an address of ... and Ludmila').
     descriptor = _DESCRIPTOR.search(page.text, start, end)
@@ -272,6 +281,12 @@ def _segment_names(page: PageText, start: int, end: int) -> tuple[list[Found], F
         return [], _party_name(page, start, end)
     head = _party_name(page, start, conjunctions[0].start())
     heads = [head] if head is not None and _reads_as_a_name(head.text) else []
+    # The last "and" unless it joins a description: ", and represented by Mr. ... (hereinafter
+    # referred to as "EIT")" belongs to the name after the "AND" before it.
+    for conjunction in reversed(conjunctions):
+        name = _party_name(page, conjunction.end(), end)
+        if name is not None and _looks_like_a_name(name.text):
+            return heads, name
     return heads, _party_name(page, conjunctions[-1].end(), end)
 
 
@@ -352,7 +367,9 @@ _NAME_TAIL = re.compile(
     r",?\s+(?:and/or|and|or|together\s+with|including)\s+(?:all\s+of\s+)?(?:its|their|his|her)?\s*"
     r"(?:respective\s+)?(?:affiliates|subsidiaries|successors|assigns|heirs)\b.*$"
     # A date after a cover page's names: "Beijing Tianying ... Co., Ltd.     November 24, 2009".
-    rf"|\s+{_MONTH_NAME}\s+\d.*$",
+    rf"|\s+{_MONTH_NAME}\s+\d.*$"
+    # A page's furniture: "Clear Capital Page 1".
+    r"|\s+page\s+\d+\b.*$|\s+dated\b.*$",
     re.IGNORECASE | re.DOTALL,
 )
 # A sentence, not a name: it has a verb ("Distributor will maintain"), a label ("Address :"), or
@@ -360,7 +377,9 @@ _NAME_TAIL = re.compile(
 _NOT_A_NAME = re.compile(
     r"\b(?:will|shall|must|agrees?|are|is|be|referred|collectively|individually|each)\b|\s:|:\s*[,-]"
     # A document, not a party: "that certain Manufacturing Agreement", "Attachment C - Charges".
-    r"|\b(?-i:Agreement|AGREEMENT|Amendment|Attachment|Exhibit|EXHIBIT|Schedule|Appendix|Annex)\b",
+    r"|\b(?-i:Agreement|AGREEMENT|Amendment|Attachment|Exhibit|EXHIBIT|Schedule|Appendix|Annex)\b"
+    # A date or a form's label: "DATED AS OF", "Address: Room C209".
+    r"|^(?:dated|date)\b|\b(?:address|tel|fax|e-?mail|attention|attn)\s*:",
     re.IGNORECASE,
 )
 _SENTENCE_WORDS = frozenset(
@@ -371,6 +390,9 @@ _SENTENCE_WORDS = frozenset(
 
 
 def _looks_like_a_name(name: str) -> bool:
+    # A name may have a lower-case word or two ("Web site owners"); a sentence has more.
+    if sum(not _NAME_WORD.match(word) for word in name.split()) > 2:
+        return False
     first = name.split()[0]
     # A name's first word has a capital, a digit or a dot ("iShip.com", "salesforce.com, inc."); a
     # sentence's ("pursuant to licenses issued by ...", "incorporates by reference ...") has none.
@@ -422,7 +444,8 @@ def _parties_after(page: PageText, anchor_end: int, limit: int | None = None) ->
         elif group == "bare":  # "(Transporter)" is closed already
             close = alias.end() - 1
         segment_start = close + 1 if close >= 0 else alias.end()
-        if alias.group(group).strip().lower() in _NOT_PARTY_ALIASES:
+        term = alias.group(group).strip()
+        if term.lower() in _NOT_PARTY_ALIASES or _THING.search(term):
             continue
         heads, name = _segment_names(page, *segment)
         mentions += [PartyMention(head, None) for head in heads]
@@ -501,6 +524,10 @@ def _labelled_parties(page: PageText) -> list[PartyMention]:
     return list(mentions.values())
 
 
+# The other party of a form, left blank: "and _________________ (hereinafter ...", "And [*]".
+_BLANK_PARTY = re.compile(r"\b(?:and|AND|And)[ \t\u00a0\n]+(?:_{3,}|\[[ \t*\u2022.]*\])")
+
+
 def find_parties(pages: list[PageText]) -> list[PartyMention]:
     """Parties from the first "between ... and ..." passage that names at least two of them, or
     else from the first page that labels two ("Party A: ...", "Party B: ...").
@@ -511,6 +538,10 @@ def find_parties(pages: list[PageText]) -> list[PartyMention]:
     for page in pages:
         for anchor in _ANCHOR.finditer(page.text):
             mentions = _parties_after(page, anchor.end())
+            if len(mentions) == 1 and _BLANK_PARTY.search(
+                page.text, anchor.end(), _preamble_limit(page, anchor.end())
+            ):
+                return mentions  # a form: "between Lucid Inc., ... And [*] ('Distributor')"
             if len(mentions) >= 2:
                 # The passage is the preamble; a piece of sentence that came with it is not a party.
                 return [m for m in mentions if _looks_like_a_name(m.name.text)]

@@ -290,6 +290,81 @@ def test_the_recitals_closing_words_are_no_preamble() -> None:
     assert _names(text) == []
 
 
+def test_a_form_s_blank_party_is_no_party_but_the_other_one_is() -> None:
+    text = (
+        "This Distributor Agreement (the 'Agreement') dated [*] is between     Lucid Example "
+        "Inc., a New York corporation, having a principal place of business at 2320 Brighton "
+        "Road, Rochester NY 14623 And [*]  ('Distributor')     For good and valuable "
+        "consideration, the parties hereby agree:"
+    )
+    assert _names(text) == ["Lucid Example Inc."]
+
+
+def test_a_description_joined_by_and_is_not_the_next_party() -> None:
+    text = (
+        "This Outsourcing Agreement is effective as from the 1st day of January, 2009, by and "
+        'between: NORTH SMELTERS Ltd, registration nr 1998/019036/07 (hereinafter "the '
+        'Customer"),\n\nAND\n\nSOUTH INFORMATION TECHNOLOGY, SA., a public limited company with '
+        "place of business in Madrid, and represented by Mr. Carlos Example as Chief Executive, "
+        '(hereinafter referred to as "EIT").   1\n\n'
+        'This Agreement is made by and between Example US, LLC and its Affiliates ("EXAMPLE") and'
+        ' Sample, Inc., and its Affiliates, with an address at 28 Wood Dr., Honolulu ("SAMPLE").'
+    )
+    assert _names(text[: text.index("   1")]) == [
+        "NORTH SMELTERS Ltd",
+        "SOUTH INFORMATION TECHNOLOGY, SA.",
+    ]
+    assert _names(text[text.index("This Agreement") :]) == ["Example US, LLC", "Sample, Inc."]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (  # a parenthesis in an address is no defined term
+            "This Agreement is made by and between Example Biosciences, Inc., a Delaware "
+            'corporation ("Example"), and SampleChem GmbH, located at Main Str. 24, D-06120 Halle '
+            '(Saale), Germany ("SampleChem").',
+            ["Example Biosciences, Inc.", "SampleChem GmbH"],
+        ),
+        (  # a defined term for a document
+            "This Support Agreement is made by and between XAMPLE Technologies, Inc., a Delaware "
+            'corporation ("XAMPLE"), and Beta Corp. ("Customer") and sets out the Support Services'
+            ' under the Software License Agreement ("License Agreement").',
+            ["XAMPLE Technologies, Inc.", "Beta Corp."],
+        ),
+        (  # page furniture and a cover page's date
+            "CONTRACTOR AGREEMENT Between Radial Example, LLC and Clear Example Page 1 of 10\n\n",
+            ["Radial Example, LLC", "Clear Example"],
+        ),
+        (
+            "COLLABORATION AGREEMENT between EXAMPLE, INC. and SAMPLE GROUP LIMITED Dated: May 1, "
+            "2014\n\n",
+            ["EXAMPLE, INC.", "SAMPLE GROUP LIMITED"],
+        ),
+    ],
+)
+def test_what_is_not_a_party_in_the_preamble(text: str, names: list[str]) -> None:
+    assert _names(text) == names
+
+
+def test_a_sentence_with_a_defined_term_is_not_a_party() -> None:
+    text = (
+        'This Agreement is made by and between Example Communications Corporation ("Example") and'
+        ' Sample Corporation ("Customer"); it covers the data collected by Customer from its '
+        'customers and other users of Customer\'s Web site (the "Data").'
+    )
+    assert _names(text) == ["Example Communications Corporation", "Sample Corporation"]
+
+
+def test_a_cover_page_list_ends_at_the_contents() -> None:
+    text = (
+        "SERVICING AGREEMENT\n\namong\n\nNORTH OWNER TRUST, as Issuer,\n\nand\n\nNORTH "
+        "PARTNERSHIP d/b/a NORTH WIRELESS, as Servicer\n\nTABLE OF CONTENTS\n\nARTICLE I USAGE "
+        "1 Section 1.1 Usage 1 Section 6.5 Servicer Contracting 31"
+    )
+    assert _names(text) == ["NORTH OWNER TRUST", "NORTH PARTNERSHIP d/b/a NORTH WIRELESS"]
+
+
 def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
     text = (
         "This Agreement entered into as of the Effective Date by and between Link Example "
