@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 
 from charmelio.contract import PageText
 
@@ -273,9 +274,33 @@ def _conjunctions(page: PageText, start: int, end: int) -> list[re.Match[str]]:
     ]
 
 
+# One of several parties listed with what each is, before a defined term for them all: "White Hat
+# Strategic Partners LP, a Delaware limited partnership, White Hat SP GP LLC, a Delaware limited
+# liability company, and White Hat Capital Partners GP LLC, a ... (collectively, the "White Hat
+# Parties")".
+_LISTED_PARTY_END = re.compile(
+    r",[ \t\u00a0\n]+an?[ \t\u00a0\n]+[^,()\"\u201c]{1,80}?\b(?i:corporation|company|partnership"
+    r"|association|trust|bank|individual)[ \t\u00a0\n]*,[ \t\u00a0\n]*(?:and[ \t\u00a0\n]+)?"
+    r"(?=[A-Z])"
+)
+
+
 def _segment_names(page: PageText, start: int, end: int) -> tuple[list[Found], Found | None]:
     """The names in the words before a defined term: the last is the one the term defines; any
     before it ("between Alpha Corp., a Delaware corporation, and Beta LLC ("Beta")") have none."""
+    listed = list(_LISTED_PARTY_END.finditer(page.text, start, end))
+    if not listed:
+        return _names_before_term(page, start, end)
+    heads, first = _names_before_term(page, start, listed[0].start())
+    names = heads + ([first] if first is not None and _looks_like_a_name(first.text) else [])
+    for before, after in pairwise(listed):
+        name = _party_name(page, before.end(), after.start())
+        if name is not None and _looks_like_a_name(name.text):
+            names.append(name)
+    return names, _party_name(page, listed[-1].end(), end)
+
+
+def _names_before_term(page: PageText, start: int, end: int) -> tuple[list[Found], Found | None]:
     conjunctions = _conjunctions(page, start, end)
     if not conjunctions:
         return [], _party_name(page, start, end)
@@ -505,22 +530,26 @@ def _undefined_parties(
 # "Party A: Beike Internet Security Technology Co., Ltd.\n\nAddress: ...": parties by label, the
 # way contracts drafted in China list them, up to the line's end or the next label.
 _LABEL_WORDS = r"Party[ \t\u00a0]+[A-D]|(?:First|Second|Third)[ \t\u00a0]+Party"
-_LABEL = re.compile(rf"(?<![\w-])(?P<label>{_LABEL_WORDS})[ \t\u00a0]*[:\uff1a][ \t\u00a0]*")
+_LABEL = re.compile(
+    rf"(?<![\w-])(?P<label>{_LABEL_WORDS})[ \t\u00a0]*[:\uff1a](?:[ \t\u00a0]*\n)*[ \t\u00a0]*"
+)
 _LABELLED_NAME_END = re.compile(
-    r"\n|[ \t\u00a0]+(?:(?:Registered|Registration|Legal)[ \t\u00a0]+)?"
-    r"(?:Address|Representative|Tel|Fax|Attention)\b"
+    r"\n|[ \t\u00a0]+(?i:(?:Registered|Registration|Legal)[ \t\u00a0]+)?"
+    r"(?i:Address|Representative|Tel|Telephone|Fax|Attention|Contact)\b"
     rf"|[ \t\u00a0]+(?:{_LABEL_WORDS})[ \t\u00a0]*[:\uff1a]"
 )
 
 
-def _labelled_parties(page: PageText) -> list[PartyMention]:
+def _labelled_parties(pages: list[PageText]) -> list[PartyMention]:
+    """Each label's first party, over the pages (a list may run onto the next page)."""
     mentions: dict[str, PartyMention] = {}
-    for label in _LABEL.finditer(page.text, 0, _PREAMBLE_CHARS * 2):
-        key = " ".join(label.group("label").lower().split())
-        stop = _LABELLED_NAME_END.search(page.text, label.end())
-        name = _party_name(page, label.end(), stop.start() if stop else len(page.text))
-        if key not in mentions and name is not None and _looks_like_a_name(name.text):
-            mentions[key] = PartyMention(name, _found(page, *label.span("label")))
+    for page in pages:
+        for label in _LABEL.finditer(page.text, 0, _PREAMBLE_CHARS * 2):
+            key = " ".join(label.group("label").lower().split())
+            stop = _LABELLED_NAME_END.search(page.text, label.end())
+            name = _party_name(page, label.end(), stop.start() if stop else len(page.text))
+            if key not in mentions and name is not None and _looks_like_a_name(name.text):
+                mentions[key] = PartyMention(name, _found(page, *label.span("label")))
     return list(mentions.values())
 
 
@@ -545,10 +574,9 @@ def find_parties(pages: list[PageText]) -> list[PartyMention]:
             if len(mentions) >= 2:
                 # The passage is the preamble; a piece of sentence that came with it is not a party.
                 return [m for m in mentions if _looks_like_a_name(m.name.text)]
-    for page in pages:
-        labelled = _labelled_parties(page)
-        if len(labelled) >= 2:
-            return labelled
+    labelled = _labelled_parties(pages)
+    if len(labelled) >= 2:
+        return labelled
     for page in pages:
         subjects = _parties_agreeing(page)
         if len(subjects) >= 2:

@@ -365,6 +365,40 @@ def test_a_cover_page_list_ends_at_the_contents() -> None:
     assert _names(text) == ["NORTH OWNER TRUST", "NORTH PARTNERSHIP d/b/a NORTH WIRELESS"]
 
 
+def test_several_parties_under_one_defined_term() -> None:
+    text = (
+        'This Cooperation Agreement ("Agreement") is entered into as of June 18, 2020, by and '
+        'between Example Holdings, Inc., a Delaware corporation (the "Company"), and North Hat '
+        "Strategic Partners LP, a Delaware limited partnership, North Hat SP GP LLC, a Delaware "
+        "limited liability company, and North Hat Capital Partners GP LLC, a Delaware limited "
+        'liability company (collectively, the "North Hat Parties").'
+    )
+    assert _parties(text) == [
+        ("Example Holdings, Inc.", "Company"),
+        ("North Hat Strategic Partners LP", None),
+        ("North Hat SP GP LLC", None),
+        ("North Hat Capital Partners GP LLC", "North Hat Parties"),
+    ]
+
+
+def test_labels_with_the_name_on_the_next_line_and_on_the_next_page() -> None:
+    first = (
+        "INTERNET CHANNEL COOPERATION AGREEMENT\n\n     Party A:\n\n  Beijing Example Science "
+        "and Technology Co., Ltd.\n\n  Address:\n\n  Example Building, Beijing\n\n    Party B:"
+        "\n\n  China Sample Housing (Hong Kong) Co., Ltd.\n\n  Address:\n\n  8/F, Beijing"
+    )
+    second = (
+        "Party C: Beijing Sample Information Services Co., Ltd. Legal representative: ZHU Example"
+        " Address: 8/F, Beijing\n\n1. Cooperation"
+    )
+    pages = [PageText(page=1, text=first), PageText(page=2, text=second)]
+    assert [(m.name.page, m.name.text) for m in find_parties(pages)] == [
+        (1, "Beijing Example Science and Technology Co., Ltd."),
+        (1, "China Sample Housing (Hong Kong) Co., Ltd."),
+        (2, "Beijing Sample Information Services Co., Ltd."),
+    ]
+
+
 def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
     text = (
         "This Agreement entered into as of the Effective Date by and between Link Example "
