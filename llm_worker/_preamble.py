@@ -581,7 +581,43 @@ def find_parties(pages: list[PageText]) -> list[PartyMention]:
         subjects = _parties_agreeing(page)
         if len(subjects) >= 2:
             return [m for m in subjects if _looks_like_a_name(m.name.text)]
+    if pages and _UNDERSIGNED.search(pages[0].text, 0, _PREAMBLE_CHARS):
+        return _signatories(pages)
     return []
+
+
+# "The undersigned hereby agree ...": a joint filing names its parties only where they sign, an
+# upper-case name before "By:" or "/s/" ("ATHENE USA CORPORATION By: ...", "ADAM D. PORTNOY /s/").
+_UNDERSIGNED = re.compile(r"\bthe\s+undersigned\b", re.IGNORECASE)
+_SIGNATURE = re.compile(r"(?<![\w/])(?:By\b|/s/)")
+_SIGNATURE_WORD = re.compile(r"\S+")
+_SIGNATORY_CHARS = 160
+
+
+def _signatories(pages: list[PageText]) -> list[PartyMention]:
+    found: dict[str, PartyMention] = {}
+    for page in pages:
+        for signature in _SIGNATURE.finditer(page.text):
+            before = max(0, signature.start() - _SIGNATORY_CHARS)
+            tokens = list(_SIGNATURE_WORD.finditer(page.text, before, signature.start()))
+            run: list[re.Match[str]] = []
+            for token in reversed(tokens):
+                word = token.group()
+                joining = word in ("&", "-", "\u2013")  # "ATHENE ANNUITY & LIFE ASSURANCE COMPANY"
+                if any(c.islower() for c in word) or word.endswith(":"):
+                    break
+                if not joining and not any(c.isalpha() for c in word):
+                    break
+                run.insert(0, token)
+            while run and run[-1].group().endswith(","):  # "..., L.P.," is followed by a role
+                run.pop()
+            if len(run) < 2:
+                continue
+            name = _found(page, run[0].start(), run[-1].end())
+            key = " ".join(name.text.lower().split())
+            if key not in found and _looks_like_a_name(name.text):
+                found[key] = PartyMention(name, None)
+    return list(found.values())
 
 
 # 'MICOA AGENCY AGREEMENT  Mutual Insurance Corporation of America, a Michigan insurance corporation

@@ -399,6 +399,23 @@ def test_labels_with_the_name_on_the_next_line_and_on_the_next_page() -> None:
     ]
 
 
+def test_the_undersigned_are_the_parties_who_sign() -> None:
+    text = (
+        "JOINT FILING AGREEMENT The undersigned hereby agree that the Schedule 13G with respect "
+        "to the shares of Example Inc. is filed on behalf of each of us. IN WITNESS WHEREOF, the "
+        "undersigned hereby execute this Agreement as of July 6, 2020. NORTH ANNUITY & LIFE "
+        "COMPANY By: North Insurance Group LP, its investment adviser By: /s/ Jane Roe Jane Roe "
+        "Authorized Signatory\n\nNORTH TRUST /s/ John Doe (Signature) John Doe, President "
+        "(Name/Title) JOHN Q. DOE /s/ John Q. Doe (Signature)"
+    )
+    assert _names(text) == ["NORTH ANNUITY & LIFE COMPANY", "NORTH TRUST", "JOHN Q. DOE"]
+
+
+def test_a_signature_block_is_no_party_where_the_preamble_names_none() -> None:
+    text = "The parties agree to the terms below.\n\nNORTH TRUST /s/ John Doe\n\nSOUTH LLC By: Jo"
+    assert _names(text) == []
+
+
 def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
     text = (
         "This Agreement entered into as of the Effective Date by and between Link Example "
