@@ -75,7 +75,7 @@ _ALIAS = re.compile(
     r"(?P<bare>(?-i:[A-Z][\w&.\-]*(?:[ \t]+[A-Z][\w&.\-]*){0,3}))\s*\)"
     # ... but not a word inside a name ("Bunker One (USA) Inc.", "Galen (Chemicals) Limited") nor
     # in an address ("Halle (Saale), Germany").
-    rf"(?![ \t\u00a0]*{_COMPANY_FORM}(?!\w)|,[ \t\u00a0]*[A-Z])"
+    rf"(?![ \t\u00a0]*{_COMPANY_FORM}(?!\w)|,[ \t\u00a0]*(?-i:[A-Z]))"
     # Without parentheses: ', hereinafter referred to as "TKCI";'.
     r"|\b(?:hereinafter|herein)\s+(?:referred\s+to\s+as|called(?:\s+as)?)\s+(?:the\s+)?"
     r"[\"\u201c\u201d]\s*(?P<plain>[^\"\u201c\u201d\n()]{1,60}?)\s*[\"\u201c\u201d]"
@@ -98,8 +98,9 @@ _NOT_PARTY_ALIASES = frozenset(
 # a line ("- and -", "AND:"), never inside a name such as "Babcock and Wilcox".
 _SEPARATOR = re.compile(
     r"(?:[,;)\]]|\n)[ \t\u00a0\n]*(?:-[ \t\u00a0]*)?\band\b[ \t\u00a0]*(?:-|:)?[ \t\u00a0\n]*"
-    # A cover page's "T-MOBILE NETHERLANDS B.V.\n\n&\n\nElephant Talk ...".
-    r"|\n[ \t\u00a0]*&[ \t\u00a0]*\n[ \t\u00a0\n]*",
+    # A cover page's "T-MOBILE NETHERLANDS B.V.\n\n&\n\nElephant Talk ...", a numbered list's
+    # "\n\n2. Sample Technology, Inc.".
+    r"|\n[ \t\u00a0]*&[ \t\u00a0]*\n[ \t\u00a0\n]*|\n[ \t\u00a0]*(?:\([2-9]\)|[2-9]\.)[ \t\u00a0]+",
     re.IGNORECASE,
 )
 _LEADING_AND = re.compile(
@@ -136,6 +137,7 @@ _ORGANISATION = re.compile(
     r"|technologies|enterprises|industries|international|foundation|institute)(?!\w)"
 )
 _LEADING_FORM = re.compile(rf"(?i:{_COMPANY_FORM})(?!\w)")
+_FORM_WORD = re.compile(rf"(?i:{_COMPANY_FORM})")
 # The town after a company's form: "Tigrent Learning UK Limited of Boston House".
 _FORM_OF_PLACE = re.compile(
     r"\b(?i:inc|llc|l\.l\.c|ltd|limited|plc|lp|l\.p|llp|gmbh|ag|s\.a|sa|b\.v|bv|n\.v|nv|pty|pte"
@@ -404,7 +406,7 @@ _NOT_A_NAME = re.compile(
     # A document, not a party: "that certain Manufacturing Agreement", "Attachment C - Charges".
     r"|\b(?-i:Agreement|AGREEMENT|Amendment|Attachment|Exhibit|EXHIBIT|Schedule|Appendix|Annex)\b"
     # A date or a form's label: "DATED AS OF", "Address: Room C209".
-    r"|^(?:dated|date)\b|\b(?:address|tel|fax|e-?mail|attention|attn)\s*:",
+    r"|^(?:dated|date)\b|\b(?:address|tel|fax|e-?mail|attention|attn|name|title|position)\s*:",
     re.IGNORECASE,
 )
 _SENTENCE_WORDS = frozenset(
@@ -430,14 +432,17 @@ def _looks_like_a_name(name: str) -> bool:
 # it is lower case or a number, or a closing parenthesis or quote ('("Licensee"). Licensee wishes'),
 # never "Inc.", "Mr." or "Ave." (capitalised words), and not when the next words go on naming
 # ("Israel. Hereinafter referred to as", "Hong Kong. AND: Mr. Zheng").
-_FULL_STOP = re.compile(r"(?P<word>\S*)\.[ \t\u00a0\n]+(?P<next>[A-Z]\w*)")
+_FULL_STOP = re.compile(r"(?P<word>\S*)\.[ \t\u00a0\n]+(?P<next>[A-Z]\w*|\d{1,2}\.)")
 _LAST_WORD = re.compile(r"(?:[a-z]{2,}|[0-9]+)|.*[)\"\u201d']")
 _GOES_ON = frozenset({"and", "hereinafter", "herein", "between", "among"})
 
 
 def _sentence_end(text: str, start: int, limit: int) -> int | None:
     for stop in _FULL_STOP.finditer(text, start, limit):
-        if _LAST_WORD.fullmatch(stop.group("word")) and stop.group("next").lower() not in _GOES_ON:
+        word = stop.group("word")
+        if word.isdigit() and len(word) <= 2:  # "1. Example Group ...": a numbered list
+            continue
+        if _LAST_WORD.fullmatch(word) and stop.group("next").lower() not in _GOES_ON:
             return stop.end("word")
     return None
 
@@ -483,6 +488,29 @@ def _parties_after(page: PageText, anchor_end: int, limit: int | None = None) ->
     return _undefined_parties(page, anchor_end, first_term.start() if first_term else limit)
 
 
+_NAME_COMMA = re.compile(r",[ \t\u00a0]+(?=[A-Z])")
+
+
+def _companies_in(page: PageText, name: Found | None) -> list[Found | None]:
+    """A cover page's "SUMITOMO MITSUI BANKING CORPORATION, SMBC NIKKO SECURITIES INC.": two
+    companies, parted where a company's form ends and a name, not another form, begins."""
+    if name is None:
+        return [None]
+    parts: list[Found | None] = []
+    start = name.start
+    for comma in _NAME_COMMA.finditer(page.text, name.start, name.end):
+        before = page.text[start : comma.start()].split()
+        if (
+            before
+            and _FORM_WORD.fullmatch(before[-1])
+            and not _LEADING_FORM.match(page.text, comma.end(), name.end)
+        ):
+            parts.append(_found(page, start, comma.start()))
+            start = comma.end()
+    parts.append(_found(page, start, name.end))
+    return parts
+
+
 def _undefined_parties(
     page: PageText, start: int, end: int, *, defined: bool = False
 ) -> list[PartyMention]:
@@ -519,6 +547,7 @@ def _undefined_parties(
             for begin, stop in zip(cuts, [*cuts[1:], conjunctions[0].start()], strict=True)
         ]
         names.append(_party_name(page, conjunctions[0].end(), second_end))
+    names = [part for name in names for part in _companies_in(page, name)]
     found = [name for name in names if name is not None and _reads_as_a_name(name.text)]
     if len(found) != len(names) or not (
         defined or any(_ORGANISATION.search(n.text) for n in found)
@@ -531,7 +560,8 @@ def _undefined_parties(
 # way contracts drafted in China list them, up to the line's end or the next label.
 _LABEL_WORDS = r"Party[ \t\u00a0]+[A-D]|(?:First|Second|Third)[ \t\u00a0]+Party"
 _LABEL = re.compile(
-    rf"(?<![\w-])(?P<label>{_LABEL_WORDS})[ \t\u00a0]*[:\uff1a](?:[ \t\u00a0]*\n)*[ \t\u00a0]*"
+    rf"(?<![\w-])(?<!of )(?P<label>{_LABEL_WORDS})[ \t\u00a0]*[:\uff1a]"
+    r"(?:[ \t\u00a0]*\n)*[ \t\u00a0]*"
 )
 _LABELLED_NAME_END = re.compile(
     r"\n|[ \t\u00a0]+(?i:(?:Registered|Registration|Legal)[ \t\u00a0]+)?"

@@ -416,6 +416,38 @@ def test_a_signature_block_is_no_party_where_the_preamble_names_none() -> None:
     assert _names(text) == []
 
 
+def test_a_cover_page_parts_companies_joined_by_a_comma() -> None:
+    text = (
+        "STRATEGIC ALLIANCE AGREEMENT   Among   NORTH MITSUI BANKING CORPORATION, NORTH NIKKO "
+        "SECURITIES INC.   and   SOUTH & COMPANY HOLDINGS LP, SOUTH & COMPANY HOLDINGS GP LLC   "
+        "Dated December 27, 2011\n\n"
+    )
+    assert _names(text) == [
+        "NORTH MITSUI BANKING CORPORATION",
+        "NORTH NIKKO SECURITIES INC.",
+        "SOUTH & COMPANY HOLDINGS LP",
+        "SOUTH & COMPANY HOLDINGS GP LLC",
+    ]
+
+
+def test_numbered_parties_and_their_representatives() -> None:
+    text = (
+        "JOINT VENTURE CONTRACT\n\nThis Contract is made by and between:\n\n1. Example Group "
+        "Limited Liability Company (hereinafter referred to as Party A), established under the "
+        "laws of China.\n\nLegal Representative of Party A:\n\n Name:  Li Example\n\n2. Sample "
+        "Technology, Inc. (hereinafter referred to as Party B), established under the laws of "
+        "Delaware.\n\n"
+    )
+    assert _parties(text) == [
+        ("Example Group Limited Liability Company", "Party A"),
+        ("Sample Technology, Inc.", "Party B"),
+    ]
+    labelled = text.replace("This Contract is made by and between:", "").replace(
+        "(hereinafter referred to as Party A)", ""
+    )
+    assert all("Name" not in name for name in _names(labelled))
+
+
 def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
     text = (
         "This Agreement entered into as of the Effective Date by and between Link Example "
