@@ -115,7 +115,7 @@ _DESCRIPTOR = re.compile(
     r"acting|on\s+behalf)\b|\n\s*\n"
     # A parenthesis, unless it is inside the name: "Bunker One (USA) Inc.".
     rf"|\s*\((?![^()\n]{{1,30}}\)[ \t\u00a0]*(?i:{_COMPANY_FORM})(?!\w))"
-    r"|,?\s+(?i:with|having|whose|located|domiciled)\s+(?:its|a|an|at|in|their|his|her|offices?|"
+    r"|,?\s+whose\b|,?\s+(?i:with|having|located|domiciled)\s+(?:its|a|an|at|in|their|his|her|offices?|"
     r"principal|registered|address|place)\b|,\s+(?=\d)|,?\s+c/o\b|,?\s+(?:hereinafter|herein)\b"
     # ", the organisation within ...", ", registration nr ...": a description in lower case, but
     # not the company form of "salesforce.com, inc." nor "LLC, d/b/a SHI FARMS".
@@ -373,7 +373,7 @@ def _party_name(page: PageText, start: int, end: int) -> Found | None:
 # "Party A:".
 _NAME_LEAD = re.compile(
     r"(?:(?:is\s+)?(?:entered\s+into\s+)?(?:by\s+and\s+)?(?:between|among|by)\s+"
-    r"|c/o\s+|party\s+[a-z]\s*:\s*)",
+    r"|c/o\s+|party\s+[a-z]\s*:\s*|(?:hereby\s+)?confirms?\s+(?:its|their)\s+agreement\s+with\s+)",
     re.IGNORECASE,
 )
 _ARTICLE = re.compile(r"the[ \t\u00a0\n]+(?=[A-Z])")
@@ -653,7 +653,10 @@ def _signatories(pages: list[PageText]) -> list[PartyMention]:
 # 'MICOA AGENCY AGREEMENT  Mutual Insurance Corporation of America, a Michigan insurance corporation
 # (MICOA) and Stratton, Cheeseman & Walsh-Nevada, Inc. ("Agency") agree as follows:'
 _AGREE = re.compile(
-    r"\b(?:hereby\s+)?agrees?\s+(?:as\s+follows|to\s+(?:all\s+)?the\s+terms|to\s+all\s+terms)\b",
+    r"\b(?:hereby\s+)?agrees?\s+(?:as\s+follows|to\s+(?:all\s+)?the\s+terms|to\s+all\s+terms)\b"
+    # A letter agreement: 'X (the "Company") ... hereby confirm their agreement with Y (the
+    # "Agent") as follows:'.
+    r"|\bas\s+follows\s*:",
     re.IGNORECASE,
 )
 _SUBJECT_START = re.compile(r"\n[ \t\u00a0]*\n")

@@ -448,6 +448,29 @@ def test_numbered_parties_and_their_representatives() -> None:
     assert all("Name" not in name for name in _names(labelled))
 
 
+def test_a_letter_agreement_s_parties_confirm_their_agreement() -> None:
+    text = (
+        "AGENCY AGREEMENT\n\nMay 14, 2014\n\nExample & Co., Inc. 10 South Drive, Chicago\n\n"
+        'Ladies and Gentlemen:\n\nNorth Bancorp, Inc. (the "Holding Company"), a Maryland '
+        'corporation, and North Bank, a Massachusetts savings bank (the "Bank"), hereby confirm '
+        'their agreement with Example & Co., Inc. (the "Agent") as follows:\n\nSection 1.'
+    )
+    assert _parties(text) == [
+        ("North Bancorp, Inc.", "Holding Company"),
+        ("North Bank", "Bank"),
+        ("Example & Co., Inc.", "Agent"),
+    ]
+
+
+def test_whose_starts_a_description() -> None:
+    text = (
+        "This Agreement is made by and between Whiteexample Inc., with registered offices at 501 "
+        'Silverside Road, Wilmington DE 19809, USA, ("Distributor"), and Sample Inc whose '
+        'principle place of business is at 1600 Hill Parkway, Mountain View, CA 94043 ("Sample").'
+    )
+    assert _names(text) == ["Whiteexample Inc.", "Sample Inc"]
+
+
 def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
     text = (
         "This Agreement entered into as of the Effective Date by and between Link Example "
