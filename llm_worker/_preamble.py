@@ -67,7 +67,8 @@ _ALIAS = re.compile(
     # publisher and grantor, referred to herein as the "Producer")', '(or its Affiliates, the
     # "Investor")'.
     r"\(\s*(?:[^()\"\u201c\u201d\n]{0,200}?(?:,|\bas|\bthe)\s+)?"
-    r"(?:(?:the|each|collectively|individually|hereinafter|herein|referred|to|as|called)\s+)*"
+    r"(?:(?:the|each|collectively|individually|hereinafter|hereafter|herein|referred|to|as|called)"
+    r"\s+)*"
     r"[\"\u201c\u201d'\u2018\u2019]\s*(?P<alias>[^\"\u201c\u201d\n()]{1,60}?)\s*,?\s*"
     r"[\"\u201c\u201d'\u2018\u2019]"
     # Without quotes: "(hereinafter IntriCon)", "(USA MCO)".
@@ -140,9 +141,11 @@ _LEADING_FORM = re.compile(rf"(?i:{_COMPANY_FORM})(?!\w)")
 _FORM_WORD = re.compile(rf"(?i:{_COMPANY_FORM})")
 # The town after a company's form: "Tigrent Learning UK Limited of Boston House".
 _FORM_OF_PLACE = re.compile(
-    r"\b(?i:inc|llc|l\.l\.c|ltd|limited|plc|lp|l\.p|llp|gmbh|ag|s\.a|sa|b\.v|bv|n\.v|nv|pty|pte"
+    r"\b(?i:inc|llc|l\.l\.c|ltd|limited|plc|lp|l\.p|llp|gmbh|ag|s\.a|sa|b\.v|bv|n\.v|nv|pty|pte|corp"
     r"|a/s|s\.r\.l|srl|s\.p\.a|spa|oy|ab|kk|ulc)\b\.?"
-    r"(?P<place>\s+of\s+(?=[A-Z])|\s+(?=\d))"
+    r"(?P<place>\s+of\s+(?=[A-Z])|\s+(?=\d)"
+    # "DGT Corp. Suite 207 - 1130 Austin Avenue", "Dolphin Industries Limited Room 1302".
+    r"|\s+(?=(?:Suite|Room|Floor|Unit|Building|Bldg|P\.?\s?O\.?\s+Box)\b))"
 )
 # "(1) Apollo Endosurgery", "● Goosehead ...", "a. Company": list markers before a name.
 _LIST_MARKER = re.compile(r"(?:\(?[0-9a-z]{1,2}[.)]|[\u2022\u25cf\u25aa*-])[ \t\u00a0]+")
