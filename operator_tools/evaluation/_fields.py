@@ -75,6 +75,10 @@ class _AnswerItem:
 
 
 def _answer_item(item: str) -> _AnswerItem:
+    stripped = item.lstrip()
+    if stripped.startswith("(") and stripped.count("(") > stripped.count(")"):
+        # The whole answer in parentheses: '(DGT Corp. ("DGT"); Dolphin Industries Limited ...'.
+        item = stripped[1:]
     position = 0
     while (alias := _ALIAS_START.search(item, position)) is not None:
         inside = _NAME_PARENTHESIS.match(item, alias.start()) if alias.group() == "(" else None

@@ -516,6 +516,10 @@ def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
             'Leo Example A/S ("Leo"); GALEN (CHEMICALS) LIMITED ("Galen")',
             ["Leo Example A/S", "GALEN (CHEMICALS) LIMITED"],
         ),
+        (  # the whole answer in parentheses
+            '(North Corp. ("North"); South Industries Limited ("South")',
+            ["North Corp.", "South Industries Limited"],
+        ),
         # A party whose only defined term is "Party" is still a party.
         (
             'Geno Example (Example); Berkshire Example Bank (Berkshire)("Party" or "Parties")',
