@@ -471,6 +471,16 @@ def test_whose_starts_a_description() -> None:
     assert _names(text) == ["Whiteexample Inc.", "Sample Inc"]
 
 
+def test_an_address_right_after_the_company_form() -> None:
+    text = (
+        "PHOTO RETOUCHING OUTSOURCING AGREEMENT\n\nBetween: NGT Corp. Suite 207 - 1130 Austin "
+        'Avenue, Coquitlam, Canada V3K 3P5 (hereinafter referred to as "NGT")\n\nAnd: Example '
+        'Industries Limited Room 1302 Golden Gate Building, Hong Kong (HEREAFTER "EXAMPLE")\n\n'
+        "WHEREAS:"
+    )
+    assert _parties(text) == [("NGT Corp.", "NGT"), ("Example Industries Limited", "EXAMPLE")]
+
+
 def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
     text = (
         "This Agreement entered into as of the Effective Date by and between Link Example "
