@@ -101,7 +101,8 @@ _SEPARATOR = re.compile(
     r"(?:[,;)\]]|\n)[ \t\u00a0\n]*(?:-[ \t\u00a0]*)?\band\b[ \t\u00a0]*(?:-|:)?[ \t\u00a0\n]*"
     # A cover page's "T-MOBILE NETHERLANDS B.V.\n\n&\n\nElephant Talk ...", a numbered list's
     # "\n\n2. Sample Technology, Inc.".
-    r"|\n[ \t\u00a0]*&[ \t\u00a0]*\n[ \t\u00a0\n]*|\n[ \t\u00a0]*(?:\([2-9]\)|[2-9]\.)[ \t\u00a0]+",
+    r"|\n[ \t\u00a0]*&[ \t\u00a0]*\n[ \t\u00a0\n]*|\n[ \t\u00a0]*(?:\([2-9]\)|[2-9]\.)[ \t\u00a0]+"
+    r"|[ \t\u00a0]{2,}\([2-9]\)[ \t\u00a0]+",
     re.IGNORECASE,
 )
 _LEADING_AND = re.compile(
@@ -116,7 +117,7 @@ _DESCRIPTOR = re.compile(
     r"acting|on\s+behalf)\b|\n\s*\n"
     # A parenthesis, unless it is inside the name: "Bunker One (USA) Inc.".
     rf"|\s*\((?![^()\n]{{1,30}}\)[ \t\u00a0]*(?i:{_COMPANY_FORM})(?!\w))"
-    r"|,?\s+whose\b|,?\s+(?i:with|having|located|domiciled)\s+(?:its|a|an|at|in|their|his|her|offices?|"
+    r"|,?\s+whose\b|\s+on\s+behalf\s+of\b|,?\s+(?i:with|having|located|domiciled)\s+(?:its|a|an|at|in|their|his|her|offices?|"
     r"principal|registered|address|place)\b|,\s+(?=\d)|,?\s+c/o\b|,?\s+(?:hereinafter|herein)\b"
     # ", the organisation within ...", ", registration nr ...": a description in lower case, but
     # not the company form of "salesforce.com, inc." nor "LLC, d/b/a SHI FARMS".

@@ -481,6 +481,25 @@ def test_an_address_right_after_the_company_form() -> None:
     assert _parties(text) == [("NGT Corp.", "NGT"), ("Example Industries Limited", "EXAMPLE")]
 
 
+def test_on_behalf_of_itself_and_its_affiliates_is_a_description() -> None:
+    text = (
+        "This Agreement is made by and between Allexample Healthcare, LLC, a North Carolina "
+        'limited liability company ("Allexample") on behalf of itself and its Affiliates and '
+        'Sample, Inc., a Delaware corporation (the "Company" or "Sample").'
+    )
+    assert _names(text) == ["Allexample Healthcare, LLC", "Sample, Inc."]
+
+
+def test_a_numbered_party_after_a_broken_address_line() -> None:
+    text = (
+        "PARTIES     (1) NORTH (HONG KONG) LTD, a company incorporated in Hong Kong whose "
+        'registered office is at Unit 3208, Office Tower ("NORTH"); and  Convention Plaza, 1 '
+        "Harbour Rd, Hong Kong     (2) SOUTH GROUP HOLDINGS PLC a company incorporated in Isle of "
+        'Man ("SOUTH"),     each a "Party" and together the "Parties".     BACKGROUND'
+    )
+    assert _names(text) == ["NORTH (HONG KONG) LTD", "SOUTH GROUP HOLDINGS PLC"]
+
+
 def test_parties_are_quoted_from_the_page_they_are_read_from() -> None:
     text = (
         "This Agreement entered into as of the Effective Date by and between Link Example "
