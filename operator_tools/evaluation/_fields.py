@@ -47,17 +47,96 @@ def answer_date(answer: str) -> date | None:
         return None
 
 
+# A parenthesis inside a name, not its defined term: "GALEN (CHEMICALS) LIMITED", "Baidu Online
+# Network Technology (Beijing) Co., Ltd.".
+_NAME_PARENTHESIS = re.compile(
+    r"\([^()\"\u201c\u201d]{1,40}\)[ \t]*(?i:inc|llc|ltd|limited|co|corp|corporation|company|plc"
+    r"|l\.?p|gmbh|ag|s\.?a|b\.?v|n\.?v|pty|pte|a/s)(?![^\W_])"
+)
+_QUOTED = re.compile(r"[\"\u201c\u201d]\s*([^\"\u201c\u201d]+?)\s*[\"\u201c\u201d]")
+_COLLECTIVE_TERMS = frozenset({"party", "parties", "a party", "the parties", "the party"})
+# The words of "individually as a", "collectively, the", "Each of the foregoing parties is referred
+# to herein as a": how an answer introduces the collective term, naming nobody.
+_REFERENCE_WORDS = frozenset(
+    {"individually", "collectively", "each", "jointly", "together", "separately", "singularly"}
+    | {"referred", "to", "as", "the", "a", "an", "and", "or", "herein", "hereinafter", "hereto"}
+    | {"be", "shall", "may", "are", "is", "sometimes", "both", "of", "them", "foregoing"}
+    | {"parties", "party", "with", "also"}
+)
+_REFERENCE = re.compile(r"\b(?:referred|collectively|individually|jointly|each)\b", re.IGNORECASE)
+_JOIN = re.compile(r"\s+(?:and\s+)?together\s+with\s+|\s+and\s+")
+
+
+@dataclass(frozen=True)
+class _AnswerItem:
+    name: str
+    terms: tuple[str, ...]
+    collective: bool
+
+
+def _answer_item(item: str) -> _AnswerItem:
+    stripped = item.lstrip()
+    if stripped.startswith("(") and stripped.count("(") > stripped.count(")"):
+        # The whole answer in parentheses: '(DGT Corp. ("DGT"); Dolphin Industries Limited ...'.
+        item = stripped[1:]
+    position = 0
+    while (alias := _ALIAS_START.search(item, position)) is not None:
+        inside = _NAME_PARENTHESIS.match(item, alias.start()) if alias.group() == "(" else None
+        if inside is None:
+            break
+        position = inside.end()
+    name = (item[: alias.start()] if alias else item).strip(" ,")
+    rest = item[alias.start() :] if alias else ""
+    terms = tuple(term.strip(" .,:").lower() for term in _QUOTED.findall(rest))
+    return _AnswerItem(name, terms, "collectively" in rest.lower())
+
+
+def _names_others(name: str, others: list[list[str]]) -> bool:
+    """ "Stryker and Conformis", "Lender, Endorser and Fitness": the other items, listed."""
+
+    def known(part: str) -> bool:
+        pieces = [piece for piece in part.split(",") if words(piece)]
+        return words(part) in others or (len(pieces) >= 2 and all(known(p) for p in pieces))
+
+    parts = [part for part in _JOIN.split(name) if words(part)]
+    if len(parts) == 1:
+        parts = [part for part in name.split(",") if words(part)]
+    return len(parts) >= 2 and all(known(part) for part in parts)
+
+
+def _is_collective(item: _AnswerItem, others: list[list[str]]) -> bool:
+    name_words = words(item.name)
+    if item.collective and " and " in item.name:
+        return True
+    if set(name_words) <= _REFERENCE_WORDS:
+        return True
+    listed = " and " in item.name or item.name.count(",") >= 2
+    only_collective = bool(item.terms) and all(t in _COLLECTIVE_TERMS for t in item.terms)
+    if only_collective and (listed or _REFERENCE.search(item.name)):
+        return True
+    return _names_others(item.name, others)
+
+
 def answer_parties(answer: str) -> list[str]:
-    """Party names from CUAD's answer, without their defined terms and collective references."""
+    """Party names from CUAD's answer, without their defined terms and collective references.
+
+    CUAD's answers often list the collective term as if it were a party ("Stryker and Conformis
+    ("Parties")", "individually as a", "Each of the foregoing parties is referred to herein as a"):
+    such an item names no party beyond the others, so it is not one a result must name.
+    """
+    items = [_answer_item(item) for item in answer.split(";")]
     names = []
-    for item in answer.split(";"):
-        alias = _ALIAS_START.search(item)
-        name = item[: alias.start()] if alias else item
-        name = name.strip(" ,")
-        collective = alias is not None and "collectively" in item[alias.start() :].lower()
-        if not words(name) or (collective and " and " in name):
+    for number, item in enumerate(items):
+        if not words(item.name):
             continue
-        names.append(name)
+        others = [
+            words(text)
+            for other_number, other in enumerate(items)
+            if other_number != number
+            for text in (other.name, *other.terms)
+        ]
+        if not _is_collective(item, others):
+            names.append(item.name)
     return names
 
 
