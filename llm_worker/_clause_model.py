@@ -2,9 +2,10 @@
 
 Trained by ``scripts/train_clause_model.py`` on CUAD v1 contracts (The Atticus Project, CC BY 4.0;
 see ``models/README.md``) and shipped as sparse weights in ``models/clause_model.json.gz``.
-Scoring needs no numerical library: a sentence's features are its words, word pairs and the words
-of the sentence before it (a heading, often), each weighted ``1 / sqrt(number of features)``, so a
-score is a sum of dictionary look-ups. The trainer builds its matrix with `sentence_features` too,
+Scoring needs no numerical library: a sentence's features are its words, word pairs, the words
+of the sentence before it and of the heading above it, its place in the contract and the rules
+that match it (`sentence_features`), each weighted ``1 / sqrt(number of features)``, so a score is
+a sum of dictionary look-ups. The trainer builds its matrix with `sentence_features` too,
 which is what keeps training and run time in agreement.
 
 Each category also carries the decision policy chosen on a validation slice of the training data:
@@ -18,6 +19,7 @@ import gzip
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -27,10 +29,12 @@ from typing import Any, Literal
 from charmelio.contract import CUAD_CATEGORIES
 
 MODEL_FILE = "clause_model.json.gz"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _TOKEN = re.compile(r"[a-z]+|[0-9]+")
 _MAX_TOKENS = 200
 _CONTEXT_TOKENS = 12
+_HEADING_TOKENS = 8
+_POSITION_BUCKETS = 5
 
 Source = Literal["rules", "model", "union"]
 
@@ -39,12 +43,30 @@ def _tokens(text: str) -> list[str]:
     return ["0" if token[0].isdigit() else token for token in _TOKEN.findall(text.lower())]
 
 
-def sentence_features(text: str, previous: str = "") -> set[str]:
-    """The features of one sentence: words, adjacent word pairs, the previous sentence's words."""
+def sentence_features(
+    text: str,
+    previous: str = "",
+    heading: str = "",
+    position: float | None = None,
+    rules: Iterable[str] = (),
+) -> set[str]:
+    """The features of one sentence: words, adjacent word pairs, the previous sentence's words,
+    the words of the heading it sits under, where in the contract it is and which categories'
+    hand-written rules match it.
+
+    The heading ("Term and Termination", "Exclusivity") names the clause a sentence belongs to
+    when the sentence itself does not ("Either party may end it on 30 days' notice"); position
+    separates the recitals and definitions up front from the boilerplate at the end; a rule's
+    match lets the model learn how far to trust that rule, category by category.
+    """
     tokens = _tokens(text)[:_MAX_TOKENS]
     features = set(tokens)
     features.update(f"{a} {b}" for a, b in pairwise(tokens))
     features.update(f"p:{token}" for token in _tokens(previous)[:_CONTEXT_TOKENS])
+    features.update(f"h:{token}" for token in _tokens(heading)[:_HEADING_TOKENS])
+    if position is not None:
+        features.add(f"pos:{min(int(position * _POSITION_BUCKETS), _POSITION_BUCKETS - 1)}")
+    features.update(f"r:{category}" for category in rules)
     length = len(tokens)
     features.add("len:" + ("s" if length < 12 else "m" if length < 40 else "l"))
     return features
@@ -80,9 +102,16 @@ class ClauseModel:
                 postings.setdefault(feature, []).append((index[name], float(weight)))
         self._postings = postings
 
-    def probabilities(self, text: str, previous: str = "") -> list[float]:
+    def probabilities(
+        self,
+        text: str,
+        previous: str = "",
+        heading: str = "",
+        position: float | None = None,
+        rules: Iterable[str] = (),
+    ) -> list[float]:
         """P(category) for the sentence, in `categories` order."""
-        features = sentence_features(text, previous)
+        features = sentence_features(text, previous, heading, position, rules)
         scale = 1.0 / math.sqrt(len(features))
         totals = [0.0] * len(self.categories)
         for feature in features:

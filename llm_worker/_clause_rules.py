@@ -10,6 +10,7 @@ development contracts, roughly, not a calibrated probability.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from charmelio.contract import CuadCategory
@@ -22,7 +23,9 @@ def _rx(pattern: str, *, ignore_case: bool = True) -> re.Pattern[str]:
 @dataclass(frozen=True)
 class Rule:
     """`keys`: lower-case words one of which `pattern` needs; checking them first is ten times
-    cheaper than running every pattern on every sentence."""
+    cheaper than running every pattern on every sentence. `after`: categories one of which must
+    have matched one of the sentences just before (an exception follows the restriction it
+    carves out of)."""
 
     category: CuadCategory
     keys: tuple[str, ...]
@@ -30,6 +33,7 @@ class Rule:
     confidence: float
     requires: re.Pattern[str] | None = None
     unless: re.Pattern[str] | None = None
+    after: tuple[str, ...] = ()
 
     def matches(self, sentence: str, lowered: str) -> bool:
         return (
@@ -76,6 +80,21 @@ _DURATION = _rx(
     r"(?: limited)? warrant|\b(?:during|after|beyond|within) the warranty period\b"
 )
 
+# How a party ends the agreement at will: "for any reason", "without cause", "at any time",
+# "upon ninety (90) days' prior written notice".
+_AT_WILL = (
+    r"(?:for (?:any|no) reason|without (?:cause|reason)|for convenience|at any time"
+    r"|in its (?:sole )?discretion|(?:upon|on|by giving|with|after|by) (?:not less than |no less "
+    r"than |at least )?[\w()\[\]*' -]{1,40} (?:days?|weeks?|months?)'?s?'? (?:prior |advance )?"
+    r"(?:written )?notice)"
+)
+# Termination on the other side's breach or insolvency, on a change of control or force majeure,
+# is termination for cause, not for convenience.
+_TERMINATION_FOR_CAUSE = _rx(
+    _BREACH.pattern.replace(r"\s+", " ")
+    + r"|\bchange (?:of|in) control|\bforce majeure|\bif\b|\bin the event\b|\bfor cause\b"
+)
+
 CATEGORY_RULES: tuple[Rule, ...] = (
     Rule(
         "Governing Law",
@@ -102,14 +121,35 @@ CATEGORY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Renewal Term",
-        ("renew", "extend", "extension"),
+        (
+            "renew",
+            "extend",
+            "extension",
+            "year to year",
+            "month to month",
+            "year-to-year",
+            "month-to-month",
+            "additional",
+            "thereafter",
+        ),
         _rx(
             r"\b(?:automatic(?:ally)?|successive) [^.]{0,60}\b(?:renew\w*|extension|extend\w*"
             r"|periods?|terms?)\b|\brenew(?:s|ed)? automatically\b|\b(?:shall|will|may) (?:be )?"
             r"(?:automatically )?(?:renew|extend)(?:ed)? (?:for|by)\b|\brenewal term of\b"
+            # "the option to renew this Agreement for an additional three (3) year period"
+            r"|\b(?:option|right|elect) to (?:renew|extend)\b[^.]{0,120}\b(?:additional|further"
+            r"|successive|renewal|another)\b"
+            # "shall continue on a year to year basis", "thereafter ... month to month"
+            r"|\b(?:year|month)[- ]to[- ](?:year|month)\b"
+            r"|\bthereafter\b[^.]{0,80}\b(?:continue|remain) in (?:full )?(?:force|effect)\b"
+            r"[^.]{0,80}\buntil\b"
         ),
         0.6,
-        requires=_rx(r"\brenew|\bextend|\bextension"),
+        requires=_rx(r"\brenew|\bextend|\bextension|\bterm\b|\bagreement\b|\bcontinue"),
+        unless=_rx(
+            r"\bforce majeure|\bcure\b|\barbitrat|\bdeadlines?\b|\bby (?:the )?mutual "
+            r"(?:written )?agreement|\bupon mutual agreement|\bas (?:are |may be )?mutually agreed"
+        ),
     ),
     Rule(
         "Notice Period to Terminate Renewal",
@@ -147,15 +187,29 @@ CATEGORY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Exclusivity",
-        ("exclusiv",),
+        ("exclusiv", "other than", "any other", "only from", "solely from"),
         _rx(
             r"(?<!non-)(?<!non)\bexclusive (?:distributor|distribution|right|license|licence"
             r"|basis|appointment|agent|agency|supplier|provider|sponsor|dealing|reseller|retail"
             r"|marketing|sales)|\bexclusively (?:from|through|via|with)\b"
             r"|\bsole and exclusive (?:right|supplier|distributor|provider|source)"
+            # "grants to Licensee an exclusive, royalty-bearing license"
+            r"|\bgrants?\b[^.]{0,80}\b(?:an?|the) (?:[\w-]+, )*(?<!-)(?<!non)exclusive\b"
+            # "will not purchase Products ... from any person other than Cisco"
+            r"|\b(?:shall|will|may|agrees?) not\b[^.]{0,100}\b(?:purchase|buy|obtain|source"
+            r"|procure)\b[^.]{0,100}\bfrom (?:any )?(?:person|entity|party|third part(?:y|ies)"
+            r"|other|source|supplier)s?\b[^.]{0,60}\b(?:other than|except)"
+            r"|\b(?:purchase|buy|obtain|source) (?:all of )?(?:its|their) (?:\w+ )?requirements\b"
+            r"[^.]{0,60}\b(?:exclusively|solely|only) from"
         ),
         0.65,
-        unless=_rx(r"exclusive (?:jurisdiction|remedy|venue|forum|property|of)\b|\bwhereas\b"),
+        unless=_rx(
+            r"exclusive (?:jurisdiction|remedy|venue|forum|property|of)\b|\bwhereas\b"
+            r"|exclusive right,? (?:but not the obligation,? |and obligation,? )?(?:to|and) "
+            r"(?:prosecut|file|enforc|settle|defend|maintain|elect|bring|control|institute)"
+            r"|\b(?:does|do|shall|will) not (?:grant|have|confer|create)\b[^.]{0,60}\bexclusiv"
+            r"|\bmeans\b"
+        ),
     ),
     Rule(
         "No-Solicit of Customers",
@@ -171,8 +225,8 @@ CATEGORY_RULES: tuple[Rule, ...] = (
         ("violation", "breach", "compet", "exclusiv", "solicit", "outstanding", "percent"),
         _rx(
             r"\b(?:shall|will) not (?:be deemed to )?(?:constitute|be) a (?:violation|breach) of"
-            r"|\bshall not include\b[^.]{0,120}\b(?:compet|exclusiv)"
-            r"|\bnotwithstanding the foregoing\b[^.]{0,200}\b(?:compet|exclusiv|solicit)"
+            r"|\bshall not include\b[^.]{0,120}\b(?:compet(?!en)|exclusiv)"
+            r"|\bnotwithstanding the foregoing\b[^.]{0,200}\b(?:compet(?!en)|exclusiv|solicit)"
             r"|\bno more than \d+% of the outstanding"
             # "ownership of less than five percent (5%) ... of the outstanding equity securities"
             r"|\b(?:less than|no more than|not more than|or less of)\b[^.]{0,60}\b(?:percent|%)"
@@ -182,6 +236,36 @@ CATEGORY_RULES: tuple[Rule, ...] = (
             r"(?:prohibit|prevent|restrict|preclude)\b[^.]{0,120}\bcompet"
         ),
         0.45,
+    ),
+    Rule(
+        "Competitive Restriction Exception",
+        (
+            "notwithstanding",
+            "provided",
+            "nothing",
+            "foregoing",
+            "above",
+            "preceding",
+            "shall not",
+            "will not",
+        ),
+        # "Notwithstanding the foregoing, Licensor may sell ...", "The foregoing restrictions shall
+        # not prohibit ...", "Nothing herein shall prevent ..." right after a restriction.
+        _rx(
+            r"^\W*(?:\(?\w{1,3}[.)] )?(?:notwithstanding\b|provided,? (?:however|further|that)\b"
+            r"|nothing (?:in|contained in|herein)\b|(?:the|this|such) (?:foregoing|above|preceding)"
+            r" (?:restrictions?|covenants?|obligations?|provisions?|sentence|exclusivity)\b"
+            r"|(?:this|such|these) (?:section|article|paragraph|clause|covenants?|restrictions?"
+            r"|exclusivity)\b[^.]{0,40}\b(?:shall|will) not\b)"
+        ),
+        0.45,
+        requires=_rx(
+            r"\bmay\b|\bpermitted\b|\bentitled\b|\bright to\b|\bfree to\b|\bnot (?:be "
+            r"(?:deemed|construed) to )?(?:prohibit|prevent|restrict|preclude|apply|limit"
+            r"|constitute|be (?:a )?(?:violation|breach))"
+        ),
+        unless=_rx(r"\bconfidential|\bdisclos|\bcourt\b|\binjunct"),
+        after=("Non-Compete", "Exclusivity", "No-Solicit of Customers", "No-Solicit of Employees"),
     ),
     Rule(
         "No-Solicit of Employees",
@@ -202,14 +286,23 @@ CATEGORY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Termination for Convenience",
-        ("terminat",),
+        ("terminat", "cancel"),
         _rx(
-            r"\bmay terminate\b[^.]{0,150}(?:for (?:any|no) reason|without cause|for convenience"
-            r"|at any time|(?:upon|on|by giving|with|after) (?:at least )?[\w() ]{1,30} "
-            r"(?:days?|months?)'? (?:prior )?(?:written )?notice)"
+            r"\b(?:may|can|(?:shall|will) (?:have|be entitled to)(?: the right to)?|reserves? the "
+            r"right(?:,? in its (?:sole )?(?:and absolute )?discretion,?)? to|has the right to"
+            r"|is entitled to|may elect to)(?: (?:also|at any time|at its (?:sole )?"
+            r"option|in its (?:sole )?(?:and absolute )?discretion),?)* (?:terminate|cancel)\b"
+            r"[^.]{0,150}"
+            + _AT_WILL
+            + r"|\bmay be (?:terminated|cancell?ed)\b[^.]{0,150}"
+            + _AT_WILL
+            + r"|\bterminated by (?:either|any) party\b[^.]{0,60}"
+            + _AT_WILL
+            + r"|\b(?:terminable|cancell?able)\b[^.]{0,60}\bat any time"
+            r"|\bterminat\w*\b[^.]{0,60}\bfor convenience\b"
         ),
         0.65,
-        unless=_BREACH,
+        unless=_TERMINATION_FOR_CAUSE,
     ),
     Rule(
         "Rofr/Rofo/Rofn",
@@ -345,14 +438,27 @@ CATEGORY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Affiliate License-Licensee",
-        ("affiliates",),
+        ("affiliate", "subsidiar", "group", "related compan"),
         _rx(
-            r"\bgrants? to [^.]{0,60}\band (?:its|their) affiliates\b|\bsublicense\w* (?:to|under)"
-            r"[^.]{0,60}\baffiliates\b|\blicen[cs]e[^.]{0,80}\bto (?:its|their|such party's) "
-            r"affiliates\b"
+            r"\bgrants?\b(?:,? and agrees to cause [^.]{0,60} to (?:hereby )?grant,?)? (?:to )?"
+            r"[^.]{0,60}\b(?:and|together with) (?:the (?:other )?members of the [\w-]+ group"
+            r"|(?:any of |each of )?(?:its|their) (?:affiliates|subsidiaries))\b"
+            r"|\bsublicens\w*\b(?:[^.]|\.\d){0,100}\bto (?:any of |one or more of "
+            r"|a current or future )?"
+            r"(?:its|their|such party's|wholly[- ]owned) (?:\w+ )?(?:affiliates|subsidiar\w+)"
+            r"|\bsublicens\w* to (?:its |their )?(?:affiliates|related companies|subsidiaries)"
+            r"|\b(?:exercised|used|practiced|performed) by (?:or through )?[^.]{0,40}\b(?:and/or"
+            r"|or|and) (?:any of )?(?:its|their) affiliates"
+            r"|\bto permit (?:its|their) [^.]{0,60}\baffiliates\b[^.]{0,40}\bto use"
+            r"|\b(?:licensee|licensees?) and (?:its|their) affiliates (?:shall |will )?(?:have the "
+            r"right to|may) (?:use|sell|promote|practice|exploit|make)"
         ),
         0.55,
-        requires=_LICENSE,
+        requires=_rx(r"\blicen[cs]|\bright\b|\brights\b"),
+        unless=_rx(
+            r"\b(?:even|except) as to\b[^.)]{0,40}\baffiliates|\bindemnif|\bhold harmless"
+            r"|\bwarrants?\b|\bnegotiate|\bchange of control"
+        ),
     ),
     Rule(
         "Unlimited/All-You-Can-Eat-License",
@@ -383,15 +489,22 @@ CATEGORY_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Post-Termination Services",
-        ("expir", "terminat", "transition", "sell-off", "sell off"),
+        ("expir", "terminat", "transition", "sell-off", "sell off", "wind"),
         _rx(
-            r"\b(?:after|following|upon|on) (?:the )?(?:expiration|termination|expiry)\b[^.]{0,160}"
-            r"\b(?:continue to (?:provide|supply|perform|support|sell|distribute)|transition"
-            r"|wind[- ]down|sell[- ]off|cooperate|fulfill|orderly)|\btransition(?:-out)? "
-            r"(?:services|assistance)|\bsell[- ]off period"
+            r"\b(?:upon|after|following|on|in the event of|at) (?:the )?(?:any )?(?:such )?"
+            r"(?:expiration|termination|expiry|effective date of (?:such )?termination)\b"
+            r"[^.;]{0,200}\b(?:shall|will|must|may|agrees? to|is entitled to)\b[^.;]{0,40}"
+            r"\b(?:continue|provide|supply|perform|support|sell|distribute|transition|wind|cooperate"
+            r"|fulfill|return|destroy|deliver|transfer|assign|assist|complete|purchase|buy|remove"
+            r"|cease|use)"
+            r"|\b(?:for|during) (?:a period of )?(?:at least )?[\w() ]{1,30} "
+            r"(?:years?|months?|days) (?:after|following|thereafter|beyond|from) (?:the )?"
+            r"(?:any )?(?:expiration|termination|expiry)"
+            r"|\btransition(?:-out)? (?:services|assistance|period|plan)|\btermination assistance"
+            r"|\bsell[- ]off\b|\bwind[- ]down\b|\buse[- ]up period"
         ),
         0.55,
-        requires=_rx(r"\b(?:shall|will|may)\b"),
+        unless=_rx(r"\bsurviv"),
     ),
     Rule(
         "Audit Rights",
@@ -479,6 +592,27 @@ CATEGORY_RULES: tuple[Rule, ...] = (
         unless=_NEGATED,
     ),
 )
+
+
+_AFTER_WINDOW = 2
+
+
+def match_rules(sentences: Sequence[str]) -> list[frozenset[str]]:
+    """The categories whose rules match each of a contract's clause sentences, in order."""
+    plain = [rule for rule in CATEGORY_RULES if not rule.after]
+    contextual = [rule for rule in CATEGORY_RULES if rule.after]
+    matched: list[frozenset[str]] = []
+    for index, sentence in enumerate(sentences):
+        lowered = sentence.lower()
+        found = {rule.category for rule in plain if rule.matches(sentence, lowered)}
+        before = set().union(*matched[max(0, index - _AFTER_WINDOW) : index])
+        found.update(
+            rule.category
+            for rule in contextual
+            if before.intersection(rule.after) and rule.matches(sentence, lowered)
+        )
+        matched.append(frozenset(found))
+    return matched
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from typing import Literal, cast
 
 from charmelio.contract import CuadCategory, PageText, ParsedPages, Party
 from llm_worker._clause_model import ClauseModel, load_clause_model
-from llm_worker._clause_rules import CATEGORY_RULES, TOPIC_RULES, is_clause_text
+from llm_worker._clause_rules import CATEGORY_RULES, TOPIC_RULES, is_clause_text, match_rules
+from llm_worker._evidence import normalise
 from llm_worker._jurisdictions import find_jurisdiction
 from llm_worker._preamble import (
     DATE,
@@ -217,32 +218,54 @@ def _summary_of(label: str, quote: str) -> str:
 
 @dataclass(frozen=True)
 class ClauseSentence:
-    """A sentence that reads like a clause, with the sentence before it (often its heading)."""
+    """A sentence that reads like a clause, with the sentence before it, the last heading above
+    it (across pages), its place in the contract's clauses (0 first, 1 last) and the categories
+    whose rules match it."""
 
     sentence: Sentence
     previous: str
+    heading: str = ""
+    position: float = 0.0
+    rules: frozenset[str] = frozenset()
+
+
+_HEADING_WORDS = 10
+_NOT_HEADING = re.compile(r"^\W*(?:source|page|exhibit|schedule|annex|appendix)\b|^[\W\d]*$", re.I)
+
+
+def _is_heading(text: str) -> bool:
+    """A short line that names a section ("ARTICLE 5 TERM AND TERMINATION", "Exclusivity.")."""
+    return len(text.split()) <= _HEADING_WORDS and _NOT_HEADING.search(text) is None
 
 
 def clause_sentences(pages: ParsedPages) -> list[ClauseSentence]:
-    found: list[ClauseSentence] = []
+    found: list[tuple[Sentence, str, str]] = []
+    heading = ""
     for page in pages.pages:
         previous = ""
         for sentence in split_sentences(page):
             if is_clause_text(sentence.text):
-                found.append(ClauseSentence(sentence, previous))
+                found.append((sentence, previous, heading))
+            elif _is_heading(sentence.text):
+                heading = sentence.text
             previous = sentence.text
-    return found
+    last = max(len(found) - 1, 1)
+    matched = match_rules([sentence.text for sentence, _, _ in found])
+    return [
+        ClauseSentence(sentence, previous, heading, index / last, rules)
+        for index, ((sentence, previous, heading), rules) in enumerate(
+            zip(found, matched, strict=True)
+        )
+    ]
 
 
 def rule_hits(clauses: list[ClauseSentence]) -> dict[str, list[int]]:
     """Indices of the sentences each category's rule matches, at most a few per category."""
-    hits: dict[str, list[int]] = {}
+    hits: dict[str, list[int]] = {rule.category: [] for rule in CATEGORY_RULES}
     for index, clause in enumerate(clauses):
-        text = clause.sentence.text
-        lowered = text.lower()
-        for rule in CATEGORY_RULES:
-            found = hits.setdefault(rule.category, [])
-            if len(found) < MAX_FINDINGS_PER_CATEGORY and rule.matches(text, lowered):
+        for category in clause.rules:
+            found = hits[category]
+            if len(found) < MAX_FINDINGS_PER_CATEGORY:
                 found.append(index)
     return hits
 
@@ -252,8 +275,14 @@ def select_findings(
     hits: dict[str, list[int]],
     model: ClauseModel | None,
 ) -> list[CandidateFinding]:
-    """Rule matches and model predictions, combined per category as the model's policy says."""
+    """Rule matches and model predictions, combined per category as the model's policy says.
+
+    A sentence repeated word for word (a running header, a clause restated in a schedule) is one
+    finding, not several: the copies would be the same clause twice, and a copy must not use up
+    one of the model's few findings for its category.
+    """
     confidence: dict[str, float] = {rule.category: rule.confidence for rule in CATEGORY_RULES}
+    keys = [normalise(c.sentence.text) for c in clauses]
     if model is None:
         return [
             CandidateFinding(
@@ -263,23 +292,25 @@ def select_findings(
                 confidence[category],
             )
             for category, indices in hits.items()
-            for i in indices
+            for i in _distinct(indices, keys)
         ]
-    scores = [model.probabilities(c.sentence.text, c.previous) for c in clauses]
+    scores = [
+        model.probabilities(c.sentence.text, c.previous, c.heading, c.position, c.rules)
+        for c in clauses
+    ]
     findings: list[CandidateFinding] = []
     for column, category in enumerate(model.categories):
         policy = model.policies.get(category)
         chosen: dict[int, float] = {}
         if policy is None or policy.source in ("rules", "union"):
-            for i in hits.get(category, []):
+            for i in _distinct(hits.get(category, []), keys):
                 chosen[i] = max(confidence[category], scores[i][column])
         if policy is not None and policy.source in ("model", "union"):
             ranked = sorted(range(len(clauses)), key=lambda i: -scores[i][column])
-            for i in ranked[: policy.max_findings]:
-                if scores[i][column] < policy.threshold:
-                    break
+            confident = [i for i in ranked if scores[i][column] >= policy.threshold]
+            for i in _distinct(confident, keys)[: policy.max_findings]:
                 chosen.setdefault(i, scores[i][column])
-        for i in sorted(chosen):
+        for i in _distinct(sorted(chosen), keys):
             sentence = clauses[i].sentence
             findings.append(
                 CandidateFinding(
@@ -290,6 +321,17 @@ def select_findings(
                 )
             )
     return findings
+
+
+def _distinct(indices: Iterable[int], keys: list[str]) -> list[int]:
+    """`indices` without the later copies of a sentence text already among them."""
+    seen: set[str] = set()
+    kept: list[int] = []
+    for i in indices:
+        if keys[i] not in seen:
+            seen.add(keys[i])
+            kept.append(i)
+    return kept
 
 
 class RulesExtractor:

@@ -84,7 +84,10 @@ def prepare(contract: CuadContract) -> Prepared:
         rule_quotes.setdefault(finding.category, []).append(finding.quote)
     return Prepared(
         contract=contract,
-        features=[sentence_features(c.sentence.text, c.previous) for c in clauses],
+        features=[
+            sentence_features(c.sentence.text, c.previous, c.heading, c.position, c.rules)
+            for c in clauses
+        ],
         texts=[c.sentence.text for c in clauses],
         rule_quotes=rule_quotes,
         labels={c: [set(words(s)) for s in contract.spans.get(c, ())] for c in CUAD_CATEGORIES},
@@ -211,7 +214,12 @@ def choose_policies(trained: dict[str, Any], validation: Sequence[Prepared]) -> 
     probabilities = []
     for p in validation:
         clauses = clause_sentences(pages_from_text(p.contract.text, "v"))
-        probabilities.append([model.probabilities(c.sentence.text, c.previous) for c in clauses])
+        probabilities.append(
+            [
+                model.probabilities(c.sentence.text, c.previous, c.heading, c.position, c.rules)
+                for c in clauses
+            ]
+        )
     policies: dict[str, Any] = {}
     for column, category in enumerate(CUAD_CATEGORIES):
         options: list[tuple[tuple[float, int, int], dict[str, Any]]] = []
@@ -240,7 +248,14 @@ def choose_policies(trained: dict[str, Any], validation: Sequence[Prepared]) -> 
                     col: int = column,
                 ) -> list[str]:
                     ranked = sorted(range(len(scores)), key=lambda i: -scores[i][col])
-                    return [p.texts[i] for i in ranked[:k] if scores[i][col] >= t]
+                    chosen: list[str] = []
+                    for i in ranked:
+                        if scores[i][col] < t or len(chosen) == k:
+                            break
+                        # As the extractor does: a sentence's copies are one finding.
+                        if p.texts[i] not in chosen:
+                            chosen.append(p.texts[i])
+                    return chosen
 
                 def union(
                     p: Prepared,

@@ -215,12 +215,13 @@ def test_eval_against_an_openai_compatible_server_reports_its_tokens_and_request
 
 
 def test_the_offline_extractor_reaches_its_quality_bar_on_the_dev_pdfs() -> None:
-    """The issue's bar: span-level micro F1 >= 0.55 and presence accuracy >= 0.90."""
+    """The issue's bar: span-level micro F1 >= 0.55 and presence accuracy >= 0.90; the floor is
+    0.65 since the extractor reached 0.689 (issue 14's classifier features and rules)."""
     report = evaluate(load_folder(CUAD), RulesExtractor())
 
     assert report.errors == []
     assert report.micro.f1 is not None
-    assert report.micro.f1 >= 0.55
+    assert report.micro.f1 >= 0.65
     assert report.presence_accuracy is not None
     assert report.presence_accuracy >= 0.90
     assert report.verified_share == 1.0
