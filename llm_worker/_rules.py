@@ -44,7 +44,9 @@ from llm_worker._renewal import is_perpetual, renewal_notice_period, renewal_ter
 from llm_worker._sentences import Sentence, split_sentences
 from llm_worker._term import states_term, term_end
 
-RULES_MODEL = "rules-v2"
+# Part of the extractor identity (with the classifier's version): bump it whenever the rules' output
+# changes, or a batch will reuse extractions the old rules made.
+RULES_MODEL = "rules-v3"
 
 # A category matched in more sentences than this is usually a rule firing on boilerplate.
 MAX_FINDINGS_PER_CATEGORY = 8

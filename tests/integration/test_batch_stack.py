@@ -103,7 +103,7 @@ async def test_a_batch_survives_killed_workers_and_is_extracted_once_then_reused
         assert len(per_document) == len(files)  # exactly once each: one row per document
         assert {row[1] for row in per_document} == {"completed"}
         extractor = per_document[0][2]
-        assert extractor.startswith("rules/rules-v2")
+        assert extractor.startswith("rules/rules-v3")
         assert {row[2] for row in per_document} == {extractor}
 
         again_started = time.monotonic()

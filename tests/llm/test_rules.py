@@ -180,5 +180,5 @@ def test_without_the_model_the_rules_still_extract() -> None:
 
     output = RulesExtractor(model=None).extract(pages)
 
-    assert RulesExtractor(model=None).model == "rules-v2"
+    assert RulesExtractor(model=None).model == "rules-v3"
     assert {f.category for f in output.findings} >= {"Governing Law", "Anti-Assignment"}
