@@ -114,9 +114,12 @@ class ClauseModel:
         features = sentence_features(text, previous, heading, position, rules)
         scale = 1.0 / math.sqrt(len(features))
         totals = [0.0] * len(self.categories)
+        postings_of = self._postings.get
         for feature in features:
-            for category, weight in self._postings.get(feature, ()):
-                totals[category] += weight
+            postings = postings_of(feature)
+            if postings is not None:
+                for category, weight in postings:
+                    totals[category] += weight
         return [
             _sigmoid(bias + total * scale) for bias, total in zip(self._bias, totals, strict=True)
         ]

@@ -21,7 +21,6 @@ from typing import Literal, cast
 from charmelio.contract import CuadCategory, PageText, ParsedPages, Party
 from llm_worker._clause_model import ClauseModel, load_clause_model
 from llm_worker._clause_rules import CATEGORY_RULES, TOPIC_RULES, is_clause_text, match_rules
-from llm_worker._evidence import normalise
 from llm_worker._jurisdictions import find_jurisdiction
 from llm_worker._preamble import (
     DATE,
@@ -284,7 +283,8 @@ def select_findings(
     one of the model's few findings for its category.
     """
     confidence: dict[str, float] = {rule.category: rule.confidence for rule in CATEGORY_RULES}
-    keys = [normalise(c.sentence.text) for c in clauses]
+    # The parse stage has folded the text already: case and spacing are all a copy can differ by.
+    keys = [" ".join(c.sentence.text.casefold().split()) for c in clauses]
     if model is None:
         return [
             CandidateFinding(
