@@ -279,7 +279,9 @@ def bounded_json_schema(model: type[BaseModel], bounds: SchemaBounds) -> dict[st
 class _Extent:
     """The longest value of a schema node: the characters inside its strings (the model's own
     text), the JSON syntax around them (keys, punctuation, numbers, enum values, null) and the
-    line breaks an indenting model writes (one per property, array item and closing bracket)."""
+    gaps where the grammar lets the model write whitespace: after a "{" or "[", and after each
+    key, ":", value and ",". SmolLM2 under llama-server writes a blank line in every one of them
+    (one token each: "\n\n"), so each is counted as a token."""
 
     text: int = 0
     syntax: int = 0
@@ -323,15 +325,16 @@ def _longest(node: dict[str, Any], defs: dict[str, Any]) -> _Extent | None:
         limit, item = node.get("maxItems"), _longest(node.get("items", {}), defs)
         if limit is None or item is None:
             return None
-        # "[", "]" and the commas; a line break before each item and before the "]".
-        return item.times(limit) + _Extent(syntax=2 + max(limit - 1, 0), breaks=limit + 1)
+        # "[", "]" and the commas; a gap after the "[", after each item and after each ",".
+        return item.times(limit) + _Extent(syntax=2 + max(limit - 1, 0), breaks=2 * limit + 1)
     if kind == "object":
-        extent = _Extent(syntax=1, breaks=1)  # "{" (each property adds its "," or the "}")
+        extent = _Extent(syntax=1, breaks=1)  # "{" and its gap; a property adds its "," or "}"
         for prop, sub in node.get("properties", {}).items():
             value = _longest(sub, defs)
             if value is None:
                 return None
-            extent += value + _Extent(syntax=len(json.dumps(prop)) + 2, breaks=1)
+            # the gaps after its key, its ":", its value and its ","
+            extent += value + _Extent(syntax=len(json.dumps(prop)) + 2, breaks=4)
         return extent
     return None
 
@@ -344,7 +347,7 @@ SYNTAX_CHARS_PER_TOKEN = 2.0
 def worst_case_tokens(schema: dict[str, Any], chars_per_token: float) -> int:
     """Tokens of the longest reply `schema` admits (a large number when it is unbounded): its
     strings at the calibrated characters per token (a looping model repeats the contract's
-    words), its syntax at `SYNTAX_CHARS_PER_TOKEN`, and a token per line break."""
+    words), its syntax at `SYNTAX_CHARS_PER_TOKEN`, and a token per whitespace gap."""
     longest = _longest(schema, schema.get("$defs", {}))
     if longest is None:
         return 1 << 30

@@ -1,7 +1,8 @@
 """Against a real OpenAI-compatible server nobody here wrote (issue 15): skipped unless
 ``CHARMELIO_TEST_REAL_LLM_URL`` names one, e.g. llama.cpp's llama-server with a 4,096-token
 context from ``../shared/tools/real-llm`` (see the README's LLM section). The outage test also
-needs ``CHARMELIO_TEST_REAL_LLM_SCRIPT``: the script that stops and starts that server.
+needs ``CHARMELIO_TEST_REAL_LLM_SCRIPT``: the script that stops and starts that server;
+``CHARMELIO_TEST_REAL_LLM_TIMEOUT`` (default 300 s) bounds each request.
 
 Answers of a tiny model are poor; these check protocol and robustness, never content.
 """
@@ -35,6 +36,8 @@ from tests.llm.test_activity import _store_pages
 URL = os.environ.get("CHARMELIO_TEST_REAL_LLM_URL", "")
 SCRIPT = os.environ.get("CHARMELIO_TEST_REAL_LLM_SCRIPT", "")
 CONTEXT = int(os.environ.get("CHARMELIO_TEST_REAL_LLM_CONTEXT", "4096"))
+# Per request: a 1,024-token reply at the 2 tokens/s a loaded 2-core machine gives takes ~9 min.
+TIMEOUT = float(os.environ.get("CHARMELIO_TEST_REAL_LLM_TIMEOUT", "300"))
 pytestmark = [
     pytest.mark.real_llm,
     pytest.mark.skipif(not URL, reason="set CHARMELIO_TEST_REAL_LLM_URL to a real server"),
@@ -76,7 +79,7 @@ def _extractor(billed: BilledUsage | None = None, **overrides: Any) -> OpenAIExt
     arguments: dict[str, Any] = {
         "base_url": URL,
         "model": "real-model",
-        "timeout_seconds": 300.0,
+        "timeout_seconds": TIMEOUT,
         "context_tokens": CONTEXT,
         "reply_tokens": settings.llm_reply_budget,
         "schema_bounds": settings.openai_schema_bounds_enabled,

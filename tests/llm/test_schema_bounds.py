@@ -110,7 +110,7 @@ def test_bounds_grow_with_the_budget_and_with_the_calibrated_ratio() -> None:
     assert larger[1] > small[1]
     assert calibrated[0] > small[0]
     assert calibrated[1] == small[1]
-    assert small[0] >= 60  # still a clause's operative words at a 4k model's reply budget
+    assert small[0] >= 30  # "governed by the laws of Delaware", at a 4k model's reply budget
     # The unbounded schema admits replies of any length.
     assert worst_case_tokens(strict_json_schema(LLMExtraction), 3.0) > 1_000_000
 
