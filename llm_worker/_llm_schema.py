@@ -192,9 +192,10 @@ class SchemaBounds:
     ) -> SchemaBounds:
         """The longest strings for which the longest admitted reply fits ``reply_tokens``.
 
-        Array sizes follow the budget (`_ARRAY_SLOTS`); every string then gets its share of the
-        room left, the largest unit for which `worst_case_tokens` stays within the budget. A
-        budget too small even for one-character strings gets those (the smallest bounds).
+        Array sizes follow the budget (`_ARRAY_SLOTS`), fewer when even one-character strings
+        would not fit; every string then gets its share of the room left, the largest unit for
+        which `worst_case_tokens` stays within the budget. A budget too small for one item of
+        each array with one-character strings gets those (the smallest bounds).
         """
         return _bounds_for(reply_tokens, round(chars_per_token, 3), pages)
 
@@ -213,22 +214,28 @@ class SchemaBounds:
 
 @lru_cache(maxsize=256)
 def _bounds_for(reply_tokens: int, chars_per_token: float, pages: tuple[int, int]) -> SchemaBounds:
-    items = tuple(
-        (key, min(most, max(1, reply_tokens // slot))) for key, (slot, most) in _ARRAY_SLOTS.items()
-    )
-    start = SchemaBounds(items, (), pages[0], max(pages))
+    counts = {
+        key: min(most, max(1, reply_tokens // slot)) for key, (slot, most) in _ARRAY_SLOTS.items()
+    }
 
-    def fits(unit: float) -> bool:
-        schema = bounded_json_schema(LLMExtraction, start.at(unit))
+    def fits(bounds: SchemaBounds) -> bool:
+        schema = bounded_json_schema(LLMExtraction, bounds)
         return worst_case_tokens(schema, chars_per_token) <= reply_tokens
 
+    def start() -> SchemaBounds:
+        return SchemaBounds(tuple(counts.items()), (), pages[0], max(pages))
+
+    # A small budget first gives up array items (findings first: the topics still say a lot).
+    for key in reversed(_ARRAY_SLOTS):
+        while counts[key] > 1 and not fits(start().at(0)):
+            counts[key] -= 1
     low, high = 0.0, 1.0
-    while fits(high) and high < 1e6:
+    while fits(start().at(high)) and high < 1e6:
         low, high = high, high * 2
     for _ in range(30):
         middle = (low + high) / 2
-        low, high = (middle, high) if fits(middle) else (low, middle)
-    return start.at(low)
+        low, high = (middle, high) if fits(start().at(middle)) else (low, middle)
+    return start().at(low)
 
 
 def _bound(node: Any, model: str, name: str, bounds: SchemaBounds) -> Any:
@@ -277,23 +284,28 @@ def bounded_json_schema(model: type[BaseModel], bounds: SchemaBounds) -> dict[st
 
 @dataclass(frozen=True)
 class _Extent:
-    """The longest value of a schema node: the characters inside its strings (the model's own
-    text), the JSON syntax around them (keys, punctuation, numbers, enum values, null) and the
-    gaps where the grammar lets the model write whitespace: after a "{" or "[", and after each
-    key, ":", value and ",". SmolLM2 under llama-server writes a blank line in every one of them
-    (one token each: "\n\n"), so each is counted as a token."""
+    """The longest value of a schema node, as three counts the tokenizer treats differently:
+    ``words``, the characters of strings, keys and enum values (the calibrated rate); ``marks``,
+    the tokens of punctuation, digits and null, one each; and ``gaps``, the places the grammar
+    lets the model write whitespace: after a "{" or "[", and after each key, ":", value and ",".
+    SmolLM2 under llama-server writes a blank line in every gap, which costs its own token and
+    keeps each mark from merging with its neighbour ('"', ':', '"' instead of '":"')."""
 
-    text: int = 0
-    syntax: int = 0
-    breaks: int = 0
+    words: int = 0
+    marks: int = 0
+    gaps: int = 0
 
     def __add__(self, other: _Extent) -> _Extent:
-        return _Extent(
-            self.text + other.text, self.syntax + other.syntax, self.breaks + other.breaks
-        )
+        return _Extent(self.words + other.words, self.marks + other.marks, self.gaps + other.gaps)
 
     def times(self, count: int) -> _Extent:
-        return _Extent(self.text * count, self.syntax * count, self.breaks * count)
+        return _Extent(self.words * count, self.marks * count, self.gaps * count)
+
+
+def _literal(value: Any) -> _Extent:
+    if isinstance(value, str):
+        return _Extent(words=len(value), marks=2)
+    return _Extent(marks=len(json.dumps(value)) if isinstance(value, int | float) else 1)
 
 
 def _longest(node: dict[str, Any], defs: dict[str, Any]) -> _Extent | None:
@@ -302,57 +314,52 @@ def _longest(node: dict[str, Any], defs: dict[str, Any]) -> _Extent | None:
     if isinstance(ref, str):
         return _longest(defs[ref.rsplit("/", 1)[-1]], defs)
     if "enum" in node:
-        return _Extent(syntax=max(len(json.dumps(value)) for value in node["enum"]))
+        return max((_literal(value) for value in node["enum"]), key=_cost)
     if isinstance(node.get("anyOf"), list):
         options = [_longest(option, defs) for option in node["anyOf"]]
         bounded = [option for option in options if option is not None]
         if len(bounded) < len(options):
             return None
-        return max(bounded, key=lambda option: option.text + option.syntax)
+        return max(bounded, key=_cost)
     kind = node.get("type")
     if kind in ("null", "boolean"):
-        return _Extent(syntax=5)
+        return _Extent(marks=1)
     if kind == "string":
         length = node.get("maxLength")
         # A character of the grammar may be an escape; a looping model copies plain text.
-        return None if length is None else _Extent(text=length, syntax=2)
+        return None if length is None else _Extent(words=length, marks=2)
     if kind == "integer":
         low, high = node.get("minimum"), node.get("maximum")
         if low is None or high is None:
             return None
-        return _Extent(syntax=max(len(str(low)), len(str(high))))
+        return _Extent(marks=max(len(str(low)), len(str(high))))
     if kind == "array":
         limit, item = node.get("maxItems"), _longest(node.get("items", {}), defs)
         if limit is None or item is None:
             return None
         # "[", "]" and the commas; a gap after the "[", after each item and after each ",".
-        return item.times(limit) + _Extent(syntax=2 + max(limit - 1, 0), breaks=2 * limit + 1)
+        return item.times(limit) + _Extent(marks=2 + max(limit - 1, 0), gaps=2 * limit + 1)
     if kind == "object":
-        extent = _Extent(syntax=1, breaks=1)  # "{" and its gap; a property adds its "," or "}"
+        extent = _Extent(marks=1, gaps=1)  # "{" and its gap; a property adds its "," or "}"
         for prop, sub in node.get("properties", {}).items():
             value = _longest(sub, defs)
             if value is None:
                 return None
-            # the gaps after its key, its ":", its value and its ","
-            extent += value + _Extent(syntax=len(json.dumps(prop)) + 2, breaks=4)
+            # the key in its quotes, ":" and ","; the gaps after the key, ":", value and ","
+            extent += value + _literal(prop) + _Extent(marks=2, gaps=4)
         return extent
     return None
 
 
-# JSON syntax is mostly one- and two-character tokens ('{"', '":', '",', digits): it is counted
-# at this rate, not at the contract text's.
-SYNTAX_CHARS_PER_TOKEN = 2.0
+def _cost(extent: _Extent) -> int:
+    return extent.words + extent.marks + extent.gaps
 
 
 def worst_case_tokens(schema: dict[str, Any], chars_per_token: float) -> int:
     """Tokens of the longest reply `schema` admits (a large number when it is unbounded): its
-    strings at the calibrated characters per token (a looping model repeats the contract's
-    words), its syntax at `SYNTAX_CHARS_PER_TOKEN`, and a token per whitespace gap."""
+    words at the calibrated characters per token (a looping model repeats the contract's
+    words), a token per mark and a token per gap (see `_Extent`)."""
     longest = _longest(schema, schema.get("$defs", {}))
     if longest is None:
         return 1 << 30
-    return (
-        math.ceil(longest.text / chars_per_token)
-        + math.ceil(longest.syntax / SYNTAX_CHARS_PER_TOKEN)
-        + longest.breaks
-    )
+    return math.ceil(longest.words / chars_per_token) + longest.marks + longest.gaps
