@@ -9,7 +9,8 @@ The reply is still validated against the model: a provider can ignore ``strict``
 
 `bounded_json_schema` adds what OpenAI's strict mode refuses but a grammar-constrained server
 (llama.cpp's llama-server, Ollama) honours: ``maxItems`` on every array, ``maxLength`` on every
-string, an integer range for pages and a short list of confidence values. Such a server turns the
+string, and the pages of the chunk and the tenths 0 to 1 as the only values of ``page`` and
+``confidence``. Such a server turns the
 schema into a grammar, so the longest JSON it can write is the longest JSON the schema admits, and
 `SchemaBounds.for_reply` sizes that to the reply budget: a small model that loops inside the JSON
 (the same party again and again, a quote that never ends) is forced to close it before the budget
@@ -151,8 +152,8 @@ def json_object_format(bounds: SchemaBounds | None = None) -> dict[str, Any]:
     return {"type": "json_object", "schema": _schema(bounds)}
 
 
-# What a bounded schema offers for a confidence: tenths, at most three characters each (a free
-# "number" in llama.cpp's grammar may run to fifty digits).
+# What a bounded schema offers for a confidence: tenths, three characters each (a free "number"
+# in llama.cpp's grammar may run to fifty digits).
 CONFIDENCE_STEPS = tuple(step / 10 for step in range(11))
 # Each string's share of the text a reply has room for (its maxLength is share x unit). A quote
 # is the evidence, so it gets the most; a name is a few words, a term or a jurisdiction fewer
@@ -262,13 +263,24 @@ def _bound(node: Any, model: str, name: str, bounds: SchemaBounds) -> Any:
         if length is None:
             raise ValueError(f"no maxLength for {model}.{name}")
         return {**node, "maxLength": length}
+    # Pages and confidences are offered as quoted strings (validation reads "5" as 5): where the
+    # grammar forbade the quote a small model wanted to write, SmolLM2 wrote the 20 tabs of
+    # whitespace the grammar allows in every gap before each number instead.
     if kind == "integer" and name == "page":
-        return {**node, "minimum": bounds.first_page, "maximum": bounds.last_page}
+        first, last = bounds.first_page, bounds.last_page
+        return {**_described(node), "enum": [str(page) for page in range(first, last + 1)]}
     if kind == "number" and name == "confidence":
-        return {**node, "enum": list(CONFIDENCE_STEPS)}
+        return {**_described(node), "enum": [f"{step:.1f}" for step in CONFIDENCE_STEPS]}
     if kind in ("integer", "number"):
         raise ValueError(f"no range for {model}.{name}")
     return node
+
+
+def _described(node: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "string",
+        **({"description": node["description"]} if "description" in node else {}),
+    }
 
 
 def bounded_json_schema(model: type[BaseModel], bounds: SchemaBounds) -> dict[str, Any]:
@@ -304,7 +316,8 @@ class _Extent:
 
 def _literal(value: Any) -> _Extent:
     if isinstance(value, str):
-        return _Extent(words=len(value), marks=2)
+        letters = sum(1 for char in value if char.isalpha())
+        return _Extent(words=letters, marks=2 + len(value) - letters)
     return _Extent(marks=len(json.dumps(value)) if isinstance(value, int | float) else 1)
 
 

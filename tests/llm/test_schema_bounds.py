@@ -62,12 +62,13 @@ def test_every_array_string_and_number_of_the_bounded_schema_is_bounded() -> Non
         kind = node["type"]
         if kind == "array":
             assert node["maxItems"] >= 1, path
-        elif kind == "string":
-            assert "enum" in node or node["maxLength"] >= 1, path
-        elif kind == "integer":
-            assert (node["minimum"], node["maximum"]) == (3, 7), path
+        elif path.endswith("/page"):
+            assert node["enum"] == ["3", "4", "5", "6", "7"], path
+        elif path.endswith("/confidence"):
+            assert [float(step) for step in node["enum"]] == list(CONFIDENCE_STEPS), path
         else:
-            assert node["enum"] == list(CONFIDENCE_STEPS), path
+            assert kind == "string", path
+            assert "enum" in node or node["maxLength"] >= 1, path
     # Without bounds the schema is the strict one, unchanged.
     assert response_format()["json_schema"]["schema"] == strict_json_schema(LLMExtraction)
     assert not any("maxLength" in node for _, node in _leaves(strict_json_schema(LLMExtraction)))
@@ -110,8 +111,8 @@ def test_bounds_grow_with_the_budget_and_with_the_calibrated_ratio() -> None:
     assert larger[1] > small[1]
     assert calibrated[0] > small[0]
     assert calibrated[1] == small[1]
-    # "governed by the laws of Delaware" once the estimate has learnt a real tokenizer's ratio
-    assert calibrated[0] >= 30
+    # "governed by the laws" once the estimate has learnt a real tokenizer's ratio
+    assert calibrated[0] >= 20
     # A budget too small for the skeleton's arrays gives up findings before strings vanish.
     tight = quote_and_findings(768, 3.0)
     assert tight[1] < 768 // 256
@@ -179,7 +180,7 @@ def test_with_bounds_the_looping_model_closes_its_json_and_the_document_is_extra
         reply = json.loads(looping_reply(100_000, schema))
         assert count_tokens(json.dumps(reply)) <= body["max_completion_tokens"] == SMALL_REPLY
         page = schema["$defs"]["LLMFinding"]["properties"]["page"]
-        assert first_page <= page["minimum"] <= page["maximum"] <= last_page
+        assert first_page <= int(page["enum"][0]) <= int(page["enum"][-1]) <= last_page
     # Each request's page range is its own chunk's, so they differ along the contract.
     schemas = {
         json.dumps(b["response_format"]["json_schema"]["schema"]["$defs"]["LLMTopic"])
