@@ -368,6 +368,10 @@ def _cost(extent: _Extent) -> int:
     return extent.words + extent.marks + extent.gaps
 
 
+# SmolLM2's tokenizer writes the blank line of a gap as two "\n" tokens.
+GAP_TOKENS = 2
+
+
 def worst_case_tokens(schema: dict[str, Any], chars_per_token: float) -> int:
     """Tokens of the longest reply `schema` admits (a large number when it is unbounded): its
     words at the calibrated characters per token (a looping model repeats the contract's
@@ -375,4 +379,4 @@ def worst_case_tokens(schema: dict[str, Any], chars_per_token: float) -> int:
     longest = _longest(schema, schema.get("$defs", {}))
     if longest is None:
         return 1 << 30
-    return math.ceil(longest.words / chars_per_token) + longest.marks + longest.gaps
+    return math.ceil(longest.words / chars_per_token) + longest.marks + GAP_TOKENS * longest.gaps
