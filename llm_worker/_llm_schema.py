@@ -10,12 +10,14 @@ The reply is still validated against the model: a provider can ignore ``strict``
 `bounded_json_schema` adds what OpenAI's strict mode refuses but a grammar-constrained server
 (llama.cpp's llama-server, Ollama) honours: ``maxItems`` on every array, ``maxLength`` on every
 string, and the pages of the chunk and the tenths 0 to 1 as the only values of ``page`` and
-``confidence``. Such a server turns the
-schema into a grammar, so the longest JSON it can write is the longest JSON the schema admits, and
-`SchemaBounds.for_reply` sizes that to the reply budget: a small model that loops inside the JSON
-(the same party again and again, a quote that never ends) is forced to close it before the budget
-cuts it off. A quote cut at its bound is a shorter run of the contract's own words, so it still
-verifies when the model copied it exactly.
+``confidence``. Such a server turns the schema into a grammar, so the longest JSON it can write
+is the longest JSON the schema admits, and `SchemaBounds.for_reply` sizes that to the reply
+budget: a small model that loops inside the JSON (the same party again and again, a quote that
+never ends) is forced to close it before the budget cuts it off. A quote cut at its bound is a
+shorter run of the contract's own words, so it still verifies when the model copied it exactly.
+Whitespace is the one thing a schema cannot bound (llama.cpp's grammar allows 22 characters in
+every gap): the estimate counts the blank line SmolLM2 writes there, not a model that fills every
+gap (see `_Extent`).
 """
 
 from __future__ import annotations
