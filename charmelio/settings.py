@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -98,6 +99,14 @@ class Settings(BaseSettings):
     openai_reply_limit_field: Literal["max_completion_tokens", "max_tokens"] = (
         "max_completion_tokens"
     )
+    # Bounds in the reply schema (maxItems, maxLength, page range, confidence steps) sized so the
+    # longest reply the schema admits fits the reply budget: a server that compiles the schema
+    # into a grammar (llama.cpp's llama-server, Ollama) then makes a small model that loops
+    # inside the JSON close it, where without them every attempt is cut off and the document
+    # fails. OpenAI's own strict mode refuses such keywords and its models do not loop, so
+    # "auto" sends them to every server but OpenAI's (api.openai.com, Azure OpenAI); "on" and
+    # "off" decide for any server (one that refuses them ends as `unsupported`, naming this).
+    openai_schema_bounds: Literal["auto", "on", "off"] = "auto"
     # The provider's limits, shared by every llm worker through Postgres (needs
     # CHARMELIO_DATABASE_URL). A reservation assumes `llm_expected_reply_tokens` for the reply and
     # is settled with the provider's own count; a wait longer than the maximum becomes a retry.
@@ -229,6 +238,14 @@ class Settings(BaseSettings):
         if self.llm_reply_tokens is not None:
             return self.llm_reply_tokens
         return min(LLM_DEFAULT_REPLY_TOKENS, self.llm_context_tokens // 4)
+
+    @property
+    def openai_schema_bounds_enabled(self) -> bool:
+        """Whether the reply schema carries bounds (see `openai_schema_bounds`)."""
+        if self.openai_schema_bounds != "auto":
+            return self.openai_schema_bounds == "on"
+        host = (urlsplit(self.openai_base_url or "").hostname or "").lower()
+        return not (host == "api.openai.com" or host.endswith(".openai.azure.com"))
 
     @property
     def llm_budget_configured(self) -> bool:

@@ -28,11 +28,15 @@ def identity_of(extractor: ClauseExtractor) -> ExtractorIdentity:
     if extractor.name == "openai":
         # Imported here: the rules provider runs without the openai package's schema types.
         from llm_worker._llm_schema import response_format
+        from llm_worker._openai import OpenAIExtractor
         from llm_worker._prompt import system_message
 
         prompt = system_message("contract-" + "0" * 12)
         schema = json.dumps(response_format(), sort_keys=True)
         version = f"{_RESULT_SCHEMA}+prompt-{_fingerprint(prompt, schema)}"
+        if isinstance(extractor, OpenAIExtractor) and extractor.schema_bounds:
+            # Bounded strings can shorten a quote: another output, so another identity.
+            version += "+bounded"
     else:
         version = _RESULT_SCHEMA
     return ExtractorIdentity(provider=extractor.name, model=extractor.model, version=version)

@@ -41,7 +41,13 @@ from charmelio.settings import ConfigurationError, Settings
 from charmelio.stages import EXTRACT
 from llm_worker._budget import Limits, ProviderBudget, Reservation
 from llm_worker._chunks import plan_chunks
-from llm_worker._llm_schema import LLMExtraction, LLMTopic, json_object_format, response_format
+from llm_worker._llm_schema import (
+    LLMExtraction,
+    LLMTopic,
+    SchemaBounds,
+    json_object_format,
+    response_format,
+)
 from llm_worker._merge import merge_outputs
 from llm_worker._prompt import build_messages, system_message
 from llm_worker._provider import (
@@ -81,6 +87,8 @@ _UNSUPPORTED_WORDS = re.compile(
     r"must be one of|not permitted|not allowed|invalid",
     re.IGNORECASE,
 )
+# The keywords a bounded schema adds (lower-cased, as looked for in a refusal's text).
+_BOUND_KEYWORDS = ("maxitems", "maxlength", "minimum", "maximum")
 _CONTEXT_EXCEEDED = re.compile(
     r"exceed_context_size|context_length_exceeded|maximum context length|context size|"
     r"context window",
@@ -264,6 +272,7 @@ class OpenAIExtractor:
         response_format_type: str = "json_schema",
         reply_limit_field: str = "max_completion_tokens",
         token_estimate: TokenEstimate | None = None,
+        schema_bounds: bool = False,
     ) -> None:
         if response_format_type not in ("json_schema", "json_object"):
             raise ValueError("response_format_type is json_schema or json_object")
@@ -281,6 +290,7 @@ class OpenAIExtractor:
         self.seed = seed
         self.response_format_type = response_format_type
         self.reply_limit_field = reply_limit_field
+        self.schema_bounds = schema_bounds
         self.tokens = token_estimate or TokenEstimate()
         self._api_key = api_key
         self._client = openai.OpenAI(
@@ -328,6 +338,7 @@ class OpenAIExtractor:
             seed=settings.llm_seed,
             response_format_type=settings.openai_response_format,
             reply_limit_field=settings.openai_reply_limit_field,
+            schema_bounds=settings.openai_schema_bounds_enabled,
         )
 
     def instruction_tokens(self, compact: bool) -> int:
@@ -382,7 +393,8 @@ class OpenAIExtractor:
                 )
             if kept is None:
                 try:
-                    kept, used = self._complete(messages, on_progress)
+                    pages_read = (chunk.first_page, chunk.last_page)
+                    kept, used = self._complete(messages, pages_read, on_progress)
                     spent += used
                     if replies is not None:
                         replies.put(fingerprint, kept)
@@ -396,12 +408,20 @@ class OpenAIExtractor:
         request = json.dumps([self.base_url, self.model, messages], sort_keys=True)
         return hashlib.sha256(request.encode()).hexdigest()[:32]
 
-    def _request_options(self) -> dict[str, Any]:
+    def bounds(self, pages: tuple[int, int]) -> SchemaBounds | None:
+        """The reply schema's bounds for a request reading `pages` (first, last), when on: sized
+        to the reply budget with the current estimate of the provider's characters per token."""
+        if not self.schema_bounds:
+            return None
+        return SchemaBounds.for_reply(self.reply_tokens, self.tokens.chars_per_token, pages)
+
+    def _request_options(self, pages: tuple[int, int]) -> dict[str, Any]:
+        bounds = self.bounds(pages)
         options: dict[str, Any] = {
             "response_format": (
-                response_format()
+                response_format(bounds)
                 if self.response_format_type == "json_schema"
-                else json_object_format()
+                else json_object_format(bounds)
             ),
             self.reply_limit_field: self.reply_tokens,
         }
@@ -412,7 +432,10 @@ class OpenAIExtractor:
         return options
 
     def _complete(
-        self, messages: list[ChatCompletionMessageParam], on_progress: ProgressCallback | None
+        self,
+        messages: list[ChatCompletionMessageParam],
+        pages: tuple[int, int],
+        on_progress: ProgressCallback | None,
     ) -> tuple[ProviderOutput, ProviderUsage]:
         """One request, inside the shared budget when there is one: its output and its usage.
 
@@ -426,7 +449,7 @@ class OpenAIExtractor:
             reservation = self.budget.acquire(estimate, on_progress)
         try:
             completion = self._client.chat.completions.create(
-                model=self.model, messages=messages, **self._request_options()
+                model=self.model, messages=messages, **self._request_options(pages)
             )
         except openai.APIError as exc:
             error = self._typed_error(exc, characters)
@@ -462,6 +485,12 @@ class OpenAIExtractor:
     def _unsupported(self, status: int, text: str) -> str | None:
         """The setting to change when the reply says the server lacks a feature we asked for."""
         lowered = text.lower()
+        if (
+            self.schema_bounds
+            and status in (400, 422, 500, 501)
+            and any(word in lowered for word in _BOUND_KEYWORDS)
+        ):
+            return "schema bounds: set CHARMELIO_OPENAI_SCHEMA_BOUNDS=off"
         other_format = (
             "json_object" if self.response_format_type == "json_schema" else "json_schema"
         )

@@ -15,11 +15,15 @@ Modes (set ``.mode``, or queue one per request with ``.script([...])``):
 - ``bad_quotes``: like ``good`` but every quote is invented (not in the contract).
 - ``mixed_quotes``: the ``good`` reply plus one finding per invented quote.
 - ``loop``: a small model stuck in a JSON array: it writes until the reply's token limit and is
-  cut there with ``finish_reason: "length"``, its tokens billed.
+  cut there with ``finish_reason: "length"``, its tokens billed. When the request's schema bounds
+  every array and string (``maxItems``, ``maxLength``), it writes as a grammar-constrained server
+  makes such a model write: every array and string filled to its bound, then the JSON closed.
 - ``rate_limited``: HTTP 429 with ``Retry-After: 1`` (see ``retry_after``).
 - ``server_error``: HTTP 500.
 - ``no_json_schema``: HTTP 500 naming ``response_format`` for a ``json_schema`` request, as
   llama-cpp-python's server answers; other requests are answered as ``good``.
+- ``no_schema_bounds``: HTTP 400 naming ``maxLength`` for a schema that carries it, as OpenAI's
+  strict mode answers; other requests are answered as ``good``.
 - ``hang``: no reply for ``hang_seconds`` (longer than any client timeout in the tests); shutting
   the server down releases it at once.
 - ``unauthorized``: HTTP 401 whose message echoes the bearer token, as some providers do, so tests
@@ -90,6 +94,7 @@ MODES = (
     "rate_limited",
     "server_error",
     "no_json_schema",
+    "no_schema_bounds",
     "hang",
     "unauthorized",
 )
@@ -189,6 +194,14 @@ class _Handler(JsonHandler):
                 },
             )
             return
+        if mode == "no_schema_bounds" and '"maxLength"' in json.dumps(body):
+            self._error(
+                400,
+                "invalid_json_schema",
+                f"Invalid schema for response_format '{_schema_name(body)}': In context=(), "
+                "'maxLength' is not permitted.",
+            )
+            return
         try:
             replies = ContractReplies(body)
         except (KeyError, TypeError, StopIteration):
@@ -229,7 +242,7 @@ class _Handler(JsonHandler):
         if mode == "malformed_json":
             return '{"parties": [{"name": "Unterminated'
         if mode == "loop":
-            return looping_reply(self.owner.loop_tokens)
+            return looping_reply(self.owner.loop_tokens, replies.schema)
         builder = {
             "plain": replies.plain,
             "bad_quotes": replies.bad_quotes,
@@ -265,6 +278,12 @@ def _asks_json_schema(body: Any) -> bool:
     return (
         isinstance(body, dict) and (body.get("response_format") or {}).get("type") == "json_schema"
     )
+
+
+def _schema_name(body: Any) -> str:
+    asked = body.get("response_format") if isinstance(body, dict) else None
+    named = asked.get("json_schema") if isinstance(asked, dict) else None
+    return str(named.get("name", "")) if isinstance(named, dict) else ""
 
 
 def _context_exceeded(prompt: int, context: int) -> dict[str, Any]:

@@ -239,10 +239,58 @@ class ContractReplies:
         return answer
 
 
-def looping_reply(tokens: int) -> str:
-    """What a small model stuck in a JSON array writes: the same party again, never closed.
+_UNBOUNDED = object()
+# What the looping model repeats inside every string it is not stopped in.
+_LOOPED_WORDS = "the Company shall "
 
-    Long enough for `tokens` of the fake tokenizer; the server cuts it at the reply's limit.
+
+def _longest_value(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
+    """The longest value `schema` admits, written as a looping model would: every array at its
+    ``maxItems``, every string its ``maxLength`` of the same words, every nullable its object.
+    `_UNBOUNDED` when some array or string has no bound (the loop would never end)."""
+    schema = _resolve(schema, defs)
+    if "enum" in schema:
+        return max(schema["enum"], key=lambda value: len(json.dumps(value)))
+    options = schema.get("anyOf")
+    if options:
+        values = [_longest_value(option, defs) for option in options]
+        if any(value is _UNBOUNDED for value in values):
+            return _UNBOUNDED
+        return max(values, key=lambda value: len(json.dumps(value)))
+    kind = schema.get("type")
+    if kind == "object":
+        answer = {}
+        for name, sub in schema.get("properties", {}).items():
+            answer[name] = _longest_value(sub, defs)
+            if answer[name] is _UNBOUNDED:
+                return _UNBOUNDED
+        return answer
+    if kind == "array":
+        item = _longest_value(schema.get("items", {}), defs)
+        if "maxItems" not in schema or item is _UNBOUNDED:
+            return _UNBOUNDED
+        return [item] * schema["maxItems"]
+    if kind == "string":
+        if "maxLength" not in schema:
+            return _UNBOUNDED
+        length = schema["maxLength"]
+        return (_LOOPED_WORDS * (length // len(_LOOPED_WORDS) + 1))[:length]
+    if kind == "integer":
+        return schema.get("maximum", schema.get("minimum", 0))
+    return plainest_value(schema, defs)
+
+
+def looping_reply(tokens: int, schema: dict[str, Any] | None = None) -> str:
+    """What a small model stuck in a loop writes under the request's schema.
+
+    When the schema bounds every array and string (as a grammar-constrained server enforces
+    them), the loop fills each to its bound and the JSON closes: the longest reply the schema
+    admits. Otherwise it is the same party again, never closed, long enough for `tokens` of the
+    fake tokenizer; the server cuts it at the reply's limit.
     """
+    if schema is not None:
+        longest = _longest_value(schema, schema.get("$defs", {}))
+        if longest is not _UNBOUNDED:
+            return json.dumps(longest, indent=1)
     item = '{"name": "The Company", "role": "party"}, '
     return '{"parties": [' + item * (tokens // 8 + 1)
