@@ -96,11 +96,22 @@ class ClauseModel:
             for name, p in data["policies"].items()
         }
         index = {name: i for i, name in enumerate(self.categories)}
-        postings: dict[str, list[tuple[int, float]]] = {}
+        self.ranked = frozenset(
+            index[name]
+            for name, policy in self.policies.items()
+            if name in index and policy.source in ("model", "union")
+        )
+        """Columns whose policy ranks every sentence by the model; the others (rules only) need
+        a probability only where their rule matched, and scoring them everywhere would cost a
+        quarter of the work on a long contract."""
+        ranked: dict[str, list[tuple[int, float]]] = {}
+        others: dict[str, list[tuple[int, float]]] = {}
         for name, weights in data["weights"].items():
+            table = ranked if index[name] in self.ranked else others
             for feature, weight in weights.items():
-                postings.setdefault(feature, []).append((index[name], float(weight)))
-        self._postings = postings
+                table.setdefault(feature, []).append((index[name], float(weight)))
+        self._ranked_postings = ranked
+        self._other_postings = others
 
     def probabilities(
         self,
@@ -109,19 +120,32 @@ class ClauseModel:
         heading: str = "",
         position: float | None = None,
         rules: Iterable[str] = (),
+        *,
+        ranked_only: bool = False,
     ) -> list[float]:
-        """P(category) for the sentence, in `categories` order."""
+        """P(category) for the sentence, in `categories` order; with `ranked_only`, only the
+        `ranked` columns are computed and the others are 0.0."""
         features = sentence_features(text, previous, heading, position, rules)
         scale = 1.0 / math.sqrt(len(features))
         totals = [0.0] * len(self.categories)
-        postings_of = self._postings.get
-        for feature in features:
-            postings = postings_of(feature)
-            if postings is not None:
-                for category, weight in postings:
-                    totals[category] += weight
+        tables = (
+            (self._ranked_postings,)
+            if ranked_only
+            else (
+                self._ranked_postings,
+                self._other_postings,
+            )
+        )
+        for table in tables:
+            postings_of = table.get
+            for feature in features:
+                postings = postings_of(feature)
+                if postings is not None:
+                    for category, weight in postings:
+                        totals[category] += weight
         return [
-            _sigmoid(bias + total * scale) for bias, total in zip(self._bias, totals, strict=True)
+            0.0 if ranked_only and column not in self.ranked else _sigmoid(bias + total * scale)
+            for column, (bias, total) in enumerate(zip(self._bias, totals, strict=True))
         ]
 
 

@@ -296,10 +296,17 @@ def select_findings(
             for category, indices in hits.items()
             for i in _distinct(indices, keys)
         ]
-    scores = [
-        model.probabilities(c.sentence.text, c.previous, c.heading, c.position, c.rules)
-        for c in clauses
-    ]
+
+    def probabilities(i: int, *, ranked_only: bool = False) -> list[float]:
+        c = clauses[i]
+        return model.probabilities(
+            c.sentence.text, c.previous, c.heading, c.position, c.rules, ranked_only=ranked_only
+        )
+
+    scores = [probabilities(i, ranked_only=True) for i in range(len(clauses))]
+    # The rules-only columns are scored where their rules matched, and nowhere else.
+    for i in {i for category_hits in hits.values() for i in category_hits}:
+        scores[i] = probabilities(i)
     findings: list[CandidateFinding] = []
     for column, category in enumerate(model.categories):
         policy = model.policies.get(category)
